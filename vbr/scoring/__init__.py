@@ -1,0 +1,1 @@
+"""Scoring answers against value rubrics. Nothing here may import equality data."""
