@@ -1,0 +1,66 @@
+"""Database connection and migrations (SQLite by default, any SQLAlchemy URL otherwise)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+
+from vbr.store.migrations import DIALECT_WORDS, guards
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and foreign keys, and their folder is created."""
+    if url in _ENGINES:
+        return _ENGINES[url]
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    _ENGINES[url] = engine
+    return engine
+
+
+def migrate(
+    engine: Engine, migrations: list[tuple[int, str, list[str]]], append_only: tuple[str, ...] = ()
+) -> list[int]:
+    """Apply the migrations not yet applied, each in its own transaction; return their numbers."""
+    words = DIALECT_WORDS.get(engine.dialect.name, DIALECT_WORDS["sqlite"])
+    applied: list[int] = []
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        ))
+        done = {row[0] for row in conn.execute(text("SELECT version FROM schema_migrations"))}
+    for version, name, statements in migrations:
+        if version in done:
+            continue
+        with engine.begin() as conn:
+            for sql in statements:
+                conn.execute(text(sql.format(**words)))
+            conn.execute(
+                text("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)"),
+                {"v": version, "n": name, "t": now()},
+            )
+        applied.append(version)
+    with engine.begin() as conn:
+        for sql in guards(engine.dialect.name, append_only):
+            conn.execute(text(sql))
+    return applied

@@ -1,0 +1,80 @@
+"""Numbered, append-only schema migrations. Never edit a released migration: add a new one.
+
+SQL is written once for SQLite and PostgreSQL; ``{pk}`` becomes each dialect's auto-increment
+primary key and ``{json}`` its JSON text type.
+"""
+
+from __future__ import annotations
+
+DIALECT_WORDS = {
+    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "json": "TEXT", "ts": "TEXT"},
+    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "json": "TEXT", "ts": "TEXT"},
+}
+
+MAIN: list[tuple[int, str, list[str]]] = [
+    (1, "campaigns, applications, responses, scores, ratings, shortlists, audit log", [
+        """CREATE TABLE campaigns (
+            id TEXT PRIMARY KEY, title TEXT NOT NULL, rubric_id TEXT NOT NULL,
+            rubric_ref TEXT NOT NULL, question_ids {json} NOT NULL, organisation TEXT,
+            tenant TEXT NOT NULL DEFAULT 'default', created_at {ts} NOT NULL)""",
+        """CREATE TABLE applications (
+            id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            reference TEXT, disability_confident INTEGER NOT NULL DEFAULT 0,
+            submitted_at {ts}, created_at {ts} NOT NULL)""",
+        "CREATE INDEX applications_campaign ON applications(campaign_id)",
+        """CREATE TABLE responses (
+            application_id TEXT NOT NULL REFERENCES applications(id), question_id TEXT NOT NULL,
+            original_text TEXT, redacted_text TEXT, structured {json}, received_at {ts} NOT NULL,
+            PRIMARY KEY (application_id, question_id))""",
+        """CREATE TABLE scores (
+            id {pk}, application_id TEXT NOT NULL, question_id TEXT NOT NULL,
+            value_id TEXT NOT NULL, level INTEGER NOT NULL, confidence REAL NOT NULL,
+            evidence {json} NOT NULL, anchor TEXT, scorer_id TEXT NOT NULL,
+            scorer_version TEXT NOT NULL, rubric_ref TEXT NOT NULL, flags {json} NOT NULL,
+            source TEXT NOT NULL, created_by TEXT NOT NULL, reason TEXT,
+            supersedes INTEGER, created_at {ts} NOT NULL)""",
+        "CREATE INDEX scores_answer ON scores(application_id, question_id, value_id, id)",
+        """CREATE TABLE human_ratings (
+            id {pk}, application_id TEXT NOT NULL, question_id TEXT NOT NULL,
+            value_id TEXT NOT NULL, rater TEXT NOT NULL, level INTEGER NOT NULL,
+            created_at {ts} NOT NULL)""",
+        """CREATE TABLE shortlists (
+            id {pk}, campaign_id TEXT NOT NULL REFERENCES campaigns(id), stage TEXT NOT NULL,
+            application_ids {json} NOT NULL, created_by TEXT NOT NULL, created_at {ts} NOT NULL)""",
+        """CREATE TABLE gate_decisions (
+            id {pk}, shortlist_id INTEGER NOT NULL REFERENCES shortlists(id),
+            decision TEXT NOT NULL, reasons {json} NOT NULL, regime TEXT NOT NULL,
+            audit {json} NOT NULL, released INTEGER NOT NULL DEFAULT 0, released_by TEXT,
+            justification TEXT, decided_at {ts} NOT NULL)""",
+        """CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY, ts {ts} NOT NULL, actor TEXT NOT NULL,
+            action TEXT NOT NULL, subject TEXT NOT NULL, reason TEXT, payload {json} NOT NULL,
+            prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
+    ]),
+]
+
+# Append-only tables refuse UPDATE and DELETE at the database itself.
+APPEND_ONLY = ("audit_log", "scores", "human_ratings")
+
+
+def guards(dialect: str, tables: tuple[str, ...]) -> list[str]:
+    """Triggers that make ``tables`` refuse UPDATE and DELETE."""
+    out: list[str] = []
+    for table in tables:
+        if dialect == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                out.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
+        elif dialect == "postgresql":
+            out.append(
+                "CREATE OR REPLACE FUNCTION vbr_append_only() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql"
+            )
+            out.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            out.append(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION vbr_append_only()"
+            )
+    return out

@@ -1,0 +1,218 @@
+"""The main store: campaigns, applications, answers, scores, overrides, shortlists, decisions.
+
+Scores are append-only: an override adds a new row that supersedes the previous one, so the
+history of every score stays readable. Each change also goes to the hash-chained log, in the
+same transaction, so a score change and its log entry are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import text
+
+from vbr.errors import NotFound, ValidationFailed
+from vbr.models import Application, Campaign, Decision, EvidenceSpan, ReviewFlag, Score, ShortlistDecision
+from vbr.store.db import connect, migrate, now
+from vbr.store.log import AuditLog
+from vbr.store.migrations import APPEND_ONLY, MAIN
+
+
+def _score_from_row(row) -> Score:
+    return Score(
+        application_id=row.application_id, question_id=row.question_id, value_id=row.value_id,
+        level=row.level, confidence=row.confidence,
+        evidence=tuple(EvidenceSpan(**e) for e in json.loads(row.evidence)),
+        anchor=row.anchor, scorer_id=row.scorer_id, scorer_version=row.scorer_version,
+        rubric_ref=row.rubric_ref, flags=tuple(ReviewFlag(**f) for f in json.loads(row.flags)),
+    )
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = connect(url)
+        migrate(self.engine, MAIN, APPEND_ONLY)
+        self.log = AuditLog(self.engine)
+
+    # ------------------------------------------------------------------ campaigns
+    def add_campaign(self, campaign: Campaign, rubric_ref: str, *, actor: str, tenant: str = "default") -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(text("SELECT 1 FROM campaigns WHERE id=:id"), {"id": campaign.id}).first():
+                raise ValidationFailed(f"campaign '{campaign.id}' already exists", field="id",
+                                       hint="choose another id")
+            conn.execute(text(
+                "INSERT INTO campaigns (id, title, rubric_id, rubric_ref, question_ids, organisation, tenant, created_at)"
+                " VALUES (:id, :title, :rubric_id, :ref, :qids, :org, :tenant, :ts)"),
+                {"id": campaign.id, "title": campaign.title, "rubric_id": campaign.rubric_id, "ref": rubric_ref,
+                 "qids": json.dumps(list(campaign.question_ids)), "org": campaign.organisation,
+                 "tenant": tenant, "ts": campaign.created_at.isoformat()})
+            self.log.append(actor, "campaign.created", f"campaign:{campaign.id}",
+                            payload={"rubric": rubric_ref, "title": campaign.title}, conn=conn)
+
+    def campaign(self, campaign_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM campaigns WHERE id=:id"), {"id": campaign_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no campaign '{campaign_id}'", hint="list campaigns with `vbr campaigns`")
+        out = dict(row)
+        out["question_ids"] = json.loads(out["question_ids"])
+        return out
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text("SELECT * FROM campaigns ORDER BY created_at")).mappings()]
+
+    # ------------------------------------------------------------------ applications and answers
+    def add_applications(self, applications: Iterable[Application],
+                         answers: Iterable[tuple[str, str, str | None, str | None, dict | None]] = ()) -> int:
+        """Store applications and answers ``(application_id, question_id, original, redacted, structured)``
+        in one transaction: all of them or none."""
+        ts = now()
+        n = 0
+        with self.engine.begin() as conn:
+            for app in applications:
+                conn.execute(text(
+                    "INSERT INTO applications (id, campaign_id, reference, disability_confident, submitted_at, created_at)"
+                    " VALUES (:id, :cid, :ref, :dc, :sub, :ts)"),
+                    {"id": app.id, "cid": app.campaign_id, "ref": app.reference,
+                     "dc": int(app.disability_confident),
+                     "sub": app.submitted_at.isoformat() if app.submitted_at else None, "ts": ts})
+                n += 1
+            for app_id, qid, original, redacted, structured in answers:
+                conn.execute(text(
+                    "INSERT INTO responses (application_id, question_id, original_text, redacted_text, structured, received_at)"
+                    " VALUES (:a, :q, :o, :r, :s, :ts)"),
+                    {"a": app_id, "q": qid, "o": original, "r": redacted,
+                     "s": json.dumps(structured) if structured is not None else None, "ts": ts})
+        return n
+
+    def applications(self, campaign_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                text("SELECT * FROM applications WHERE campaign_id=:c ORDER BY id"), {"c": campaign_id}).mappings()]
+
+    def application_ids(self, campaign_id: str) -> list[str]:
+        return [a["id"] for a in self.applications(campaign_id)]
+
+    def responses(self, campaign_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT r.* FROM responses r JOIN applications a ON a.id = r.application_id "
+                "WHERE a.campaign_id = :c ORDER BY r.application_id, r.question_id"), {"c": campaign_id}).mappings()
+            return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------------ scores
+    def add_scores(self, scores: Sequence[Score], *, actor: str, source: str = "scorer",
+                   campaign_id: str | None = None) -> int:
+        ts = now()
+        with self.engine.begin() as conn:
+            for s in scores:
+                conn.execute(text(
+                    "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
+                    " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
+                    " VALUES (:a, :q, :v, :lvl, :conf, :ev, :anchor, :sid, :sver, :ref, :flags, :src, :by, NULL, NULL, :ts)"),
+                    {"a": s.application_id, "q": s.question_id, "v": s.value_id, "lvl": s.level,
+                     "conf": s.confidence, "ev": json.dumps([e.model_dump(mode="json") for e in s.evidence]),
+                     "anchor": s.anchor, "sid": s.scorer_id, "sver": s.scorer_version, "ref": s.rubric_ref,
+                     "flags": json.dumps([f.model_dump(mode="json") for f in s.flags]), "src": source,
+                     "by": actor, "ts": ts})
+            if scores:
+                self.log.append(actor, "scores.added", f"campaign:{campaign_id}" if campaign_id else "scores",
+                                payload={"n": len(scores), "scorer": f"{scores[0].scorer_id}@{scores[0].scorer_version}"},
+                                conn=conn)
+        return len(scores)
+
+    def current_scores(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The latest score row per (application, question, value), with its source."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT s.* FROM scores s JOIN applications a ON a.id = s.application_id"
+                " WHERE a.campaign_id = :c AND s.id = (SELECT MAX(id) FROM scores t WHERE"
+                " t.application_id = s.application_id AND t.question_id = s.question_id AND t.value_id = s.value_id)"
+                " ORDER BY s.application_id, s.question_id, s.value_id"), {"c": campaign_id})
+            return [{**dict(r._mapping), "score": _score_from_row(r)} for r in rows]
+
+    def score_history(self, application_id: str, question_id: str, value_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(
+                "SELECT * FROM scores WHERE application_id=:a AND question_id=:q AND value_id=:v ORDER BY id"),
+                {"a": application_id, "q": question_id, "v": value_id}).mappings()]
+
+    def override_score(self, application_id: str, question_id: str, value_id: str, level: int, *,
+                       actor: str, reason: str, scale: tuple[int, int] = (0, 4)) -> int:
+        """Record a recruiter's override as a new score row; the previous score is kept."""
+        if not reason or len(reason.strip()) < 5:
+            raise ValidationFailed("an override needs a reason of at least 5 characters", field="reason")
+        if not scale[0] <= level <= scale[1]:
+            raise ValidationFailed(f"level {level} is outside the rubric scale {scale[0]}-{scale[1]}", field="level")
+        with self.engine.begin() as conn:
+            prev = conn.execute(text(
+                "SELECT * FROM scores WHERE application_id=:a AND question_id=:q AND value_id=:v ORDER BY id DESC LIMIT 1"),
+                {"a": application_id, "q": question_id, "v": value_id}).mappings().first()
+            if prev is None:
+                raise NotFound(f"no score for application '{application_id}', question '{question_id}', value '{value_id}'")
+            conn.execute(text(
+                "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
+                " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
+                " VALUES (:a, :q, :v, :lvl, 1.0, :ev, NULL, 'human', '1', :ref, '[]', 'override', :by, :reason, :sup, :ts)"),
+                {"a": application_id, "q": question_id, "v": value_id, "lvl": level, "ev": prev["evidence"],
+                 "ref": prev["rubric_ref"], "by": actor, "reason": reason, "sup": prev["id"], "ts": now()})
+            new_id = conn.execute(text("SELECT MAX(id) FROM scores")).scalar_one()
+            self.log.append(actor, "score.overridden", f"score:{application_id}/{question_id}/{value_id}",
+                            reason=reason, payload={"from": prev["level"], "to": level, "supersedes": prev["id"]},
+                            conn=conn)
+        return new_id
+
+    # ------------------------------------------------------------------ shortlists and decisions
+    def add_shortlist(self, campaign_id: str, application_ids: Sequence[str], *, stage: str, actor: str) -> int:
+        with self.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO shortlists (campaign_id, stage, application_ids, created_by, created_at)"
+                " VALUES (:c, :s, :ids, :by, :ts)"),
+                {"c": campaign_id, "s": stage, "ids": json.dumps(list(application_ids)), "by": actor, "ts": now()})
+            sid = conn.execute(text("SELECT MAX(id) FROM shortlists")).scalar_one()
+            self.log.append(actor, "shortlist.proposed", f"shortlist:{sid}",
+                            payload={"campaign": campaign_id, "stage": stage, "n": len(application_ids)}, conn=conn)
+        return sid
+
+    def shortlist(self, shortlist_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM shortlists WHERE id=:id"), {"id": shortlist_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no shortlist {shortlist_id}")
+        out = dict(row)
+        out["application_ids"] = json.loads(out["application_ids"])
+        return out
+
+    def record_decision(self, shortlist_id: int, decision: ShortlistDecision, *, actor: str) -> int:
+        """Write the gate's decision and its log entry together, before anything is released."""
+        with self.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO gate_decisions (shortlist_id, decision, reasons, regime, audit, released, released_by,"
+                " justification, decided_at) VALUES (:s, :d, :r, :g, :a, :rel, :by, :j, :ts)"),
+                {"s": shortlist_id, "d": decision.decision.value, "r": json.dumps(list(decision.reasons)),
+                 "g": decision.regime, "a": json.dumps(decision.audit_summary, default=str),
+                 "rel": int(decision.released), "by": decision.released_by, "j": decision.justification,
+                 "ts": decision.decided_at.isoformat()})
+            did = conn.execute(text("SELECT MAX(id) FROM gate_decisions")).scalar_one()
+            action = "shortlist.released" if decision.released else f"shortlist.{decision.decision.value.lower()}"
+            self.log.append(actor, action, f"shortlist:{shortlist_id}", reason=decision.justification,
+                            payload={"decision": decision.decision.value, "reasons": list(decision.reasons),
+                                     "regime": decision.regime, "figures": decision.audit_summary,
+                                     "released": decision.released}, conn=conn)
+        return did
+
+    def decisions(self, shortlist_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM gate_decisions WHERE shortlist_id=:s ORDER BY id"),
+                                {"s": shortlist_id}).mappings()
+            out = []
+            for r in rows:
+                d = dict(r)
+                d["reasons"] = json.loads(d["reasons"])
+                d["audit"] = json.loads(d["audit"])
+                d["decision"] = Decision(d["decision"])
+                out.append(d)
+            return out
