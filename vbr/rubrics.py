@@ -81,7 +81,8 @@ def _field_path(loc: tuple[Any, ...], data: Any) -> str:
             cur = cur[part] if isinstance(cur, list) and part < len(cur) else None
         else:
             # pydantic adds model names for unions ("FreeTextKey") and validator tags; keep them out
-            if isinstance(cur, dict) and part not in cur and out:
+            tag = str(part)
+            if isinstance(cur, dict) and tag not in cur and (tag[:1].isupper() or "[" in tag):
                 continue
             out.append(("." if out else "") + str(part))
             cur = cur.get(part) if isinstance(cur, dict) else None

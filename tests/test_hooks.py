@@ -1,0 +1,113 @@
+"""Each hook spec, exercised through a plugin registered the way third parties register."""
+
+from __future__ import annotations
+
+import typer
+from typer.testing import CliRunner
+
+from vbr.hookspecs import hookimpl
+from vbr.models import Decision, Score, ShortlistDecision
+from vbr.plugins import build
+
+
+class Thing:
+    def __init__(self, id):
+        self.id = id
+
+
+class Everything:
+    """A plugin implementing every registration hook with one object each."""
+
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def vbr_register_rubrics(self):
+        from vbr.rubrics import builtin_rubric_dir, load_rubric_file
+
+        six = load_rubric_file(builtin_rubric_dir() / "6cs.yaml")
+        return [six.model_copy(update={"id": "plugin-6cs"})]
+
+    @hookimpl
+    def vbr_register_scorers(self):
+        return [Thing("plugin-scorer")]
+
+    @hookimpl
+    def vbr_register_redactors(self):
+        return [Thing("plugin-redactor")]
+
+    @hookimpl
+    def vbr_register_regimes(self):
+        return [Thing("plugin-regime")]
+
+    @hookimpl
+    def vbr_register_groupings(self):
+        return [Thing("plugin-grouping")]
+
+    @hookimpl
+    def vbr_register_importers(self):
+        return [Thing("plugin-importer")]
+
+    @hookimpl
+    def vbr_register_exporters(self):
+        return [Thing("plugin-exporter")]
+
+    @hookimpl
+    def vbr_register_commands(self, cli):
+        @cli.command("hello-plugin")
+        def hello():
+            typer.echo("hello from a plugin")
+
+    @hookimpl
+    def vbr_scores_ready(self, campaign_id, scores):
+        self.events.append(("scores_ready", campaign_id, len(scores)))
+
+    @hookimpl
+    def vbr_audit_complete(self, campaign_id, audit):
+        self.events.append(("audit_complete", campaign_id, audit["decision"]))
+
+    @hookimpl
+    def vbr_shortlist_released(self, campaign_id, decision, application_ids):
+        self.events.append(("released", campaign_id, tuple(application_ids)))
+
+    @hookimpl
+    def vbr_shortlist_held(self, campaign_id, decision):
+        self.events.append(("held", campaign_id, decision.decision.value))
+
+
+KINDS = {"scorers": "plugin-scorer", "redactors": "plugin-redactor", "regimes": "plugin-regime",
+         "groupings": "plugin-grouping", "importers": "plugin-importer", "exporters": "plugin-exporter"}
+
+
+def test_registration_hooks_feed_the_registry():
+    system = build(load_entrypoints=False, extra_plugins=(Everything(),))
+    assert "plugin-6cs" in system.registry("rubrics") and "6cs" in system.registry("rubrics")
+    for kind, item_id in KINDS.items():
+        assert item_id in system.registry(kind), kind
+
+
+def test_register_commands_adds_a_subcommand():
+    system = build(load_entrypoints=False, extra_plugins=(Everything(),))
+    cli = typer.Typer()
+
+    @cli.command("noop")
+    def noop():
+        pass
+
+    system.hook.vbr_register_commands(cli=cli)
+    result = CliRunner().invoke(cli, ["hello-plugin"])
+    assert result.exit_code == 0 and "hello from a plugin" in result.output
+
+
+def test_event_hooks_reach_plugins():
+    plugin = Everything()
+    system = build(load_entrypoints=False, extra_plugins=(plugin,))
+    score = Score(application_id="a", question_id="q", value_id="care", level=3, confidence=0.8,
+                  scorer_id="evidence", scorer_version="1", rubric_ref="6cs@1.0")
+    system.hook.vbr_scores_ready(campaign_id="c", scores=[score])
+    system.hook.vbr_audit_complete(campaign_id="c", audit={"decision": "REVIEW"})
+    held = ShortlistDecision(campaign_id="c", decision=Decision.REVIEW, regime="ugesp")
+    system.hook.vbr_shortlist_held(campaign_id="c", decision=held)
+    system.hook.vbr_shortlist_released(campaign_id="c", decision=held, application_ids=["a", "b"])
+    assert plugin.events == [("scores_ready", "c", 1), ("audit_complete", "c", "REVIEW"),
+                             ("held", "c", "REVIEW"), ("released", "c", ("a", "b"))]

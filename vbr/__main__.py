@@ -1,0 +1,3 @@
+from vbr.cli import main
+
+main()

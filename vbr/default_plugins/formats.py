@@ -1,0 +1,1 @@
+"""Built-in formats (filled in by its own module's work)."""
