@@ -1,0 +1,256 @@
+"""Render an audit for an equality officer: a terminal table and a self-contained HTML page.
+
+Both renderers work on the audit's JSON form (``AuditResult.to_dict()``, also what the gate
+stores with each decision), so a stored decision can be re-rendered later exactly as it was
+decided. The HTML page has no network assets: styles are inline and the impact-ratio chart is
+an inline SVG with the four-fifths line drawn on it.
+
+Missing figures are shown as an em dash with the reason the audit gave (``why_missing``),
+never as NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+from markupsafe import escape
+
+DECISION_WORDS = {
+    "PASS": "no group shows adverse impact on the evidence available, and the data reconcile: the shortlist may be released",
+    "REVIEW": "held for review: an equality officer must look at the figures and may release it with a written justification",
+    "BLOCK": "held: significant adverse impact or figures that do not reconcile; investigate before any release",
+}
+DASH = "—"
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def fmt_rate(x: float | None) -> str:
+    return DASH if x is None else f"{100 * x:.1f}%"
+
+
+def fmt_ratio(x: float | None) -> str:
+    return DASH if x is None else f"{x:.3f}"
+
+
+def fmt_p(x: float | None) -> str:
+    if x is None:
+        return DASH
+    return "<0.0001" if x < 0.0001 else f"{x:.4f}"
+
+
+def fmt_ci(ci: Sequence[float | None] | None, fmt) -> str:
+    if not ci:
+        return ""
+    lo, hi = (list(ci) + [None, None])[:2]
+    return f" [{fmt(lo) if lo is not None else DASH}, {fmt(hi) if hi is not None else '∞'}]"
+
+
+def _missing(g: Mapping[str, Any], key: str) -> str:
+    """A dash; the reason a figure is missing is in the verdict words next to it."""
+    return DASH
+
+
+# ---------------------------------------------------------------------------- the view
+
+
+def _parts(audit: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage results, findings, notes and titles from ``AuditResult.to_dict()``."""
+    audit = audit or {}
+    regime = audit.get("regime")
+    grouping = audit.get("grouping")
+    return {
+        "stages": [s for s in audit.get("results") or [] if isinstance(s, Mapping)],
+        "findings": [f for f in audit.get("findings") or [] if isinstance(f, Mapping)],
+        "notes": list(audit.get("notes") or []),
+        "title": regime.get("title") or regime.get("id") if isinstance(regime, Mapping) else (regime or ""),
+        "grouping": (grouping.get("title") or grouping.get("id")) if isinstance(grouping, Mapping) else grouping,
+        "fairlearn": audit.get("fairlearn_note"),
+    }
+
+
+def group_view(g: Mapping[str, Any]) -> dict[str, Any]:
+    rate = g.get("rate")
+    ratio = g.get("impact_ratio")
+    return {
+        "label": str(g.get("label") or g.get("group")),
+        "group": str(g.get("group")),
+        "applicants": g.get("applicants", 0),
+        "selected": g.get("selected", 0),
+        "rate": (fmt_rate(rate) + fmt_ci(g.get("rate_ci"), fmt_rate)) if rate is not None else _missing(g, "rate"),
+        "ratio": (fmt_ratio(ratio) + fmt_ci(g.get("ratio_ci"), fmt_ratio)) if ratio is not None
+        else _missing(g, "impact_ratio"),
+        "ratio_value": ratio,
+        "p": fmt_p(g.get("p_value")) if g.get("p_value") is not None else DASH,
+        "p_adj": fmt_p(g.get("p_adjusted")) if g.get("p_adjusted") is not None else DASH,
+        "detectable": fmt_ratio(g.get("detectable_ratio")) if g.get("detectable_ratio") is not None else DASH,
+        "shortfall": str(g["shortfall"]) if g.get("shortfall") else "",
+        "verdict": _verdict(g),
+        "outcome": _value(g.get("outcome")),
+        "is_reference": bool(g.get("is_reference")),
+        "flip_flop": g.get("flip_flop"),
+    }
+
+
+def _verdict(g: Mapping[str, Any]) -> str:
+    words = g.get("verdict_text") or str(g.get("verdict", "")).replace("_", " ")
+    if g.get("excluded") and g["excluded"] not in words:
+        words = f"{words} ({g['excluded']})" if words else str(g["excluded"])
+    return words
+
+
+def _value(x: Any) -> str:
+    return str(getattr(x, "value", x) or "")
+
+
+def stage_view(st: Mapping[str, Any], *, threshold: float) -> dict[str, Any]:
+    everyone = [group_view(g) for g in st.get("groups", [])]
+    groups = [g for g in everyone if g["applicants"] or g["is_reference"]]
+    empty = [g["label"] for g in everyone if not (g["applicants"] or g["is_reference"])]
+    decl = st.get("declaration_rate")
+    method = st.get("method") or {}
+    return {
+        "heading": f"{st.get('table', 'ethnicity')}: {st.get('from_stage', 'applied')} → {st.get('stage', 'selected')}",
+        "table": st.get("table", "ethnicity"),
+        "from_stage": st.get("from_stage", "applied"),
+        "stage": st.get("stage", "selected"),
+        "total": st.get("total", sum(g["applicants"] for g in groups)),
+        "unknown": st.get("unknown", 0),
+        "declaration": fmt_rate(decl),
+        "reference": next((g["label"] for g in everyone if g["group"] == st.get("reference")), st.get("reference")),
+        "reference_rate": fmt_rate(st.get("reference_rate")) if st.get("reference_rate") is not None else None,
+        "groups": groups,
+        "empty": empty,
+        "reasons": list(st.get("reasons") or []),
+        "outcome": _value(st.get("outcome")),
+        "method": ", ".join(f"{k}: {v}" for k, v in method.items()) if isinstance(method, Mapping) else str(method),
+        "svg": impact_svg(groups, threshold=threshold),
+    }
+
+
+def view(audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = (), title: str | None = None,
+         threshold: float = 0.80, grouping: str | None = None) -> dict[str, Any]:
+    """Everything a renderer shows, as plain strings and numbers."""
+    parts = _parts(audit)
+    findings = []
+    for f in parts["findings"]:
+        where = ", ".join(f"{k} {f[k]}" for k in ("stage", "group", "count", "row") if f.get(k) is not None)
+        findings.append({"severity": f.get("severity", "info"), "message": f.get("message", ""), "where": where})
+    notes = parts["notes"] + ([parts["fairlearn"]] if parts["fairlearn"] else [])
+    return {
+        "title": title or "Adverse-impact audit",
+        "regime_title": parts["title"],
+        "grouping": parts["grouping"] or grouping,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "decision": decision,
+        "decision_words": DECISION_WORDS.get(decision, ""),
+        "reasons": list(reasons),
+        "stages": [stage_view(s, threshold=threshold) for s in parts["stages"]],
+        "findings": findings,
+        "notes": notes,
+        "threshold": f"{threshold:.2f}",
+    }
+
+
+# ---------------------------------------------------------------------------- SVG chart
+
+
+def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, width: int = 720) -> str:
+    """A horizontal bar per group with an impact ratio, and a dashed line at ``threshold``."""
+    rows = [g for g in groups if g.get("ratio_value") is not None]
+    if not rows:
+        return ""
+    bar_h, gap, left, right, top = 18, 6, 270, 60, 24
+    top_value = max(1.0, threshold, *(g["ratio_value"] for g in rows))
+    scale = (width - left - right) / top_value
+    height = top + len(rows) * (bar_h + gap) + 24
+    x_line = left + threshold * scale
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="Impact ratio by group, with the {threshold:.2f} line">',
+             f'<text x="{left}" y="14">impact ratio (rate ÷ comparison group rate)</text>']
+    for i, g in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        r = g["ratio_value"]
+        colour = "#007f3b" if r >= threshold else "#d5281b"
+        if g.get("is_reference"):
+            colour = "#768692"
+        full = escape(g["label"])
+        short = escape(g["label"] if len(g["label"]) <= 40 else g["label"][:39] + "…")
+        parts.append(f'<text x="{left - 6}" y="{y + bar_h - 5}" text-anchor="end">{short}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{max(r * scale, 1):.1f}" height="{bar_h}" fill="{colour}">'
+                     f'<title>{full}: {r:.3f}</title></rect>')
+        parts.append(f'<text x="{left + r * scale + 4:.1f}" y="{y + bar_h - 5}">{r:.2f}</text>')
+    parts.append(f'<line x1="{x_line:.1f}" y1="{top - 4}" x2="{x_line:.1f}" y2="{height - 18}" stroke="#212b32" '
+                 'stroke-width="1.5" stroke-dasharray="5,3"/>')
+    parts.append(f'<text x="{x_line:.1f}" y="{height - 4}" text-anchor="middle">{threshold:.2f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------- renderers
+
+
+def _template():
+    from jinja2 import Environment, select_autoescape
+
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    text = resources.files("vbr.fairness").joinpath("templates", "audit.html.j2").read_text("utf-8")
+    return env.from_string(text)
+
+
+def render_html(audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = (), title: str | None = None,
+                threshold: float = 0.80, grouping: str | None = None) -> str:
+    """A self-contained HTML page (no scripts, no network assets)."""
+    return _template().render(**view(audit, decision=decision, reasons=reasons, title=title,
+                                     threshold=threshold, grouping=grouping))
+
+
+def render_console(console, audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = (),
+                   title: str | None = None, threshold: float = 0.80, grouping: str | None = None) -> None:
+    """Print the audit as rich tables: counts, rates, ratios with intervals, p-values, verdicts."""
+    from rich.table import Table
+
+    v = view(audit, decision=decision, reasons=reasons, title=title, threshold=threshold, grouping=grouping)
+    console.print(f"[bold]{v['title']}[/] — {v['regime_title']}"
+                  + (f", grouping {v['grouping']}" if v["grouping"] else ""), highlight=False)
+    for st in v["stages"]:
+        table = Table(title=st["heading"], title_justify="left", show_lines=False)
+        for col, just in (("group", "left"), ("applicants", "right"), ("selected", "right"),
+                          ("rate [95% CI]", "right"), ("impact ratio [95% CI]", "right"), ("p", "right"),
+                          ("p adj.", "right"), ("detectable", "right"), ("shortfall", "right"),
+                          ("verdict", "left")):
+            table.add_column(col, justify=just, overflow="fold")
+        for g in st["groups"]:
+            style = {"BLOCK": "red", "REVIEW": "yellow"}.get(g["outcome"], "")
+            table.add_row(g["label"] + (" (comparison)" if g["is_reference"] else ""), str(g["applicants"]),
+                          str(g["selected"]), g["rate"], g["ratio"], g["p"], g["p_adj"], g["detectable"],
+                          g["shortfall"], g["verdict"], style=style)
+        console.print(table)
+        if st["empty"]:
+            console.print(f"  no applicants at this stage: {', '.join(st['empty'])}", highlight=False)
+        console.print(f"  {st['total']} at '{st['from_stage']}', {st['unknown']} of unknown {st['table']} "
+                      f"(declaration rate {st['declaration']})"
+                      + (f"; comparison group {st['reference']}" if st["reference"] else ""), highlight=False)
+        for r in st["reasons"]:
+            console.print(f"  - {r}", highlight=False)
+    if v["findings"]:
+        console.print("[bold]Findings[/]")
+        for f in v["findings"]:
+            colour = {"block": "red", "review": "yellow"}.get(f["severity"], "dim")
+            console.print(f"  [{colour}]{f['severity']}[/]: {f['message']}"
+                          + (f" ({f['where']})" if f["where"] else ""), highlight=False)
+    for n in v["notes"]:
+        console.print(f"  note: {n}", highlight=False)
+    console.print("  'detectable' is the smallest impact ratio the group's numbers could show as significant "
+                  "(with 80% power by default): a higher ratio found 'not significant' is not evidence of no impact.",
+                  highlight=False)
+    colour = {"PASS": "green", "REVIEW": "yellow", "BLOCK": "red"}.get(decision, "white")
+    console.print(f"\n[bold]Gate decision: [{colour}]{decision}[/][/] — {v['decision_words']}", highlight=False)
+    for r in v["reasons"]:
+        console.print(f"  - {r}", highlight=False)
+
+
+__all__ = ["render_html", "render_console", "impact_svg", "view", "DECISION_WORDS"]
