@@ -1,0 +1,213 @@
+"""``vbr audit``: an adverse-impact audit from two files joined on application id.
+
+The outcomes file holds the funnel (one 0/1 column per stage, in funnel order); the equality
+file holds the ethnic category codes (and optionally sex). They are joined here, in memory,
+and never written anywhere. Ids present in only one file are reported and send the decision to
+BLOCK (applicants without an equality row are still counted, as unknown); malformed input
+(duplicate ids, outcome values other than 0/1/true/false) is an error naming file, row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from vbr.cli.common import console, err_console
+from vbr.errors import GateHeld, ValidationFailed, VbrError
+
+_TRUE = {"1", "true"}
+_FALSE = {"0", "false"}
+EXIT_HELP = ("Exit codes: 0 PASS; 6 the gate would hold the shortlist (REVIEW or BLOCK); "
+             "2 invalid input (the message names file, row and column); 4 file or grouping not found.")
+
+
+def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple[list[str], dict[str, list[bool]]]:
+    """Ids in file order and ``{stage: [bool, ...]}`` in funnel order, or a ValidationFailed."""
+    fname = str(path)
+    try:
+        content = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ValidationFailed(f"cannot read the outcomes file: {exc.strerror or exc}", file=fname) from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("the outcomes file is not UTF-8 text", file=fname,
+                               hint="save it as 'CSV UTF-8'") from exc
+    reader = csv.reader(io.StringIO(content, newline=""))
+    header = [h.strip() for h in next(reader, [])]
+    if not any(header):
+        raise ValidationFailed("the outcomes file is empty: it needs a header row", file=fname, row=1)
+    lower = [h.lower() for h in header]
+    if id_col.lower() not in lower:
+        raise ValidationFailed(f"no column '{id_col}' in the header (found: {', '.join(header)})", file=fname,
+                               row=1, field=id_col, hint="name the id column with --id-col")
+    id_i = lower.index(id_col.lower())
+    if stages:
+        cols = []
+        for s in stages:
+            if s.lower() not in lower:
+                raise ValidationFailed(f"no stage column '{s}' (found: {', '.join(header)})", file=fname, row=1,
+                                       field=s, hint="pass the outcome columns with --stage, in funnel order")
+            cols.append(lower.index(s.lower()))
+    else:
+        cols = [i for i, h in enumerate(header) if i != id_i and h]
+        if not cols:
+            raise ValidationFailed("no outcome columns besides the id column", file=fname, row=1,
+                                   hint="add a 0/1 column such as 'shortlisted'")
+    names = [header[i] for i in cols]
+    ids: list[str] = []
+    out: dict[str, list[bool]] = {n: [] for n in names}
+    seen: dict[str, int] = {}
+    problems: list[VbrError] = []
+    rowno = 1
+    for fields in reader:
+        rowno += 1
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(problems) >= 20:
+            break
+        if len(fields) != len(header):
+            problems.append(VbrError(f"{len(fields)} fields, the header has {len(header)}", file=fname, row=rowno))
+            continue
+        app_id = fields[id_i].strip()
+        if not app_id:
+            problems.append(VbrError("no application id", file=fname, row=rowno, field=header[id_i]))
+            continue
+        if app_id in seen:
+            problems.append(VbrError(f"application id '{app_id}' already appears in row {seen[app_id]}",
+                                     file=fname, row=rowno, field=header[id_i], hint="keep one row per application"))
+            continue
+        seen[app_id] = rowno
+        values = []
+        for i, name in zip(cols, names):
+            v = fields[i].strip().lower()
+            if v in _TRUE:
+                values.append(True)
+            elif v in _FALSE:
+                values.append(False)
+            else:
+                problems.append(VbrError(f"outcome {fields[i]!r} is not 0/1 or true/false", file=fname, row=rowno,
+                                         field=name, hint="every stage column holds 0/1 or true/false"))
+                break
+        else:
+            ids.append(app_id)
+            for name, v in zip(names, values):
+                out[name].append(v)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} problem(s) in the outcomes file; nothing was audited", file=fname,
+                               problems=problems)
+    if not ids:
+        raise ValidationFailed("the outcomes file has no rows", file=fname, hint="one row per applicant")
+    return ids, out
+
+
+def join(ids: list[str], records: dict[str, Any], *, outcomes_file: str, equality_file: str) -> tuple[
+        list[str | None], list[str | None] | None, list[str]]:
+    """Codes (and sex) aligned with ``ids``; findings for ids found in only one file."""
+    findings = []
+    missing = [i for i in ids if i not in records]
+    if missing:
+        findings.append(f"{len(missing)} application id(s) in {outcomes_file} have no row in {equality_file} "
+                        f"(counted as unknown): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
+    idset = set(ids)
+    extra = [i for i in records if i not in idset]
+    if extra:
+        findings.append(f"{len(extra)} application id(s) in {equality_file} are not in {outcomes_file} "
+                        f"(not audited): {', '.join(extra[:5])}{' …' if len(extra) > 5 else ''}")
+    codes = [records[i].ethnic_code if i in records else None for i in ids]
+    sexes = [records[i].sex if i in records else None for i in ids]
+    return codes, (sexes if any(s is not None for s in sexes) else None), findings
+
+
+def audit_command(
+    outcomes: Path = typer.Option(..., "--outcomes", exists=True, dir_okay=False,
+                                  help="CSV: application id and one 0/1 column per funnel stage."),
+    equality: Path = typer.Option(..., "--equality", exists=True, dir_okay=False,
+                                  help="CSV: application_id, ethnic_code[, sex, disability]."),
+    id_col: str = typer.Option("application_id", "--id-col", help="Id column name in both files."),
+    ethnic_col: str = typer.Option("ethnic_code", "--ethnic-col", help="Ethnic code column in the equality file."),
+    stage: Optional[list[str]] = typer.Option(
+        None, "--stage", help="Outcome column, repeat in funnel order (default: every non-id column)."),
+    regime: str = typer.Option("ugesp", "--regime", help="ugesp, ll144, wres, or a plugin's regime."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Comparison group (default: highest rate)."),
+    grouping: str = typer.Option("detailed", "--grouping", help="detailed, broad, wres, or a grouping file."),
+    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                          help="Gate configuration YAML (thresholds under 'audit')."),
+    fmt: str = typer.Option("table", "--format", help="table, json or html."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+) -> None:
+    """Audit adverse impact across ethnic groups from an outcomes file and an equality file.
+
+    Shows counts, selection rates, impact ratios with intervals, p-values, the verdict per group
+    in words, unknowns and the declaration rate, and the gate decision (PASS, REVIEW or BLOCK).
+
+    Exit codes: 0 PASS; 6 the gate would hold the shortlist (REVIEW or BLOCK); 2 invalid input
+    (the message names file, row and column); 4 file or grouping not found.
+    """
+    from vbr.fairness.equality import read_equality_csv
+    from vbr.fairness.gate import GateConfig, clean, decide, run_audit
+
+    if fmt not in ("table", "json", "html"):
+        err_console.print(f"[bold red]error:[/] --format must be table, json or html, not {fmt!r}")
+        raise typer.Exit(2)
+    try:
+        cfg = GateConfig.from_yaml(config) if config else GateConfig()
+        cfg = cfg.model_copy(update={"regime": regime, "grouping": grouping, "reference": reference})
+        from vbr.plugins import get_plugins
+
+        regimes = get_plugins().registry("regimes")
+        if regime not in regimes:
+            raise ValidationFailed(f"no audit regime '{regime}'", field="regime",
+                                   hint=f"installed: {', '.join(sorted(regimes)) or 'none'}")
+        ids, stages = read_outcomes(outcomes, id_col=id_col, stages=stage)
+        records_list, _ = read_equality_csv(equality, id_col=id_col, ethnic_col=ethnic_col)
+        records = {r.application_id: r for r in records_list}
+        codes, sexes, join_findings = join(ids, records, outcomes_file=outcomes.name, equality_file=equality.name)
+        result = run_audit(stages, codes, config=cfg, sex=sexes)
+        decision, reasons = decide(result, join_findings)
+        figures = clean(result.to_dict())
+    except VbrError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+    title = f"Adverse-impact audit: {outcomes.name}"
+    if fmt == "json":
+        import json
+
+        text = json.dumps({"decision": decision.value, "reasons": list(reasons), "regime": regime,
+                           "grouping": grouping, "reference": reference, "rows": len(ids),
+                           "reconciliation": join_findings, "audit": figures}, indent=2, allow_nan=False) + "\n"
+    elif fmt == "html":
+        from vbr.fairness.report import render_html
+
+        text = render_html(figures, decision=decision.value, reasons=reasons, title=title,
+                           threshold=cfg.audit.ratio_threshold, grouping=grouping)
+    else:
+        from vbr.fairness.report import render_console
+
+        if output is None:
+            render_console(console, figures, decision=decision.value, reasons=reasons, title=title,
+                           threshold=cfg.audit.ratio_threshold, grouping=grouping)
+            text = None
+        else:
+            from rich.console import Console
+
+            buf = io.StringIO()
+            render_console(Console(file=buf, width=160, color_system=None), figures, decision=decision.value,
+                           reasons=reasons, title=title, threshold=cfg.audit.ratio_threshold, grouping=grouping)
+            text = buf.getvalue()
+    if text is not None:
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+            err_console.print(f"wrote {output} ({decision.value})", highlight=False)
+        else:
+            sys.stdout.write(text)
+    if decision.value != "PASS":
+        raise typer.Exit(GateHeld.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit", epilog=EXIT_HELP)(audit_command)
