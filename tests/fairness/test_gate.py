@@ -247,3 +247,43 @@ def test_figures_are_json_without_nan(env):
     result = gate.propose("c-json", ids, actor="r")
     text = json.dumps(result.figures, allow_nan=False)
     assert "NaN" not in text and "Infinity" not in text
+
+
+def test_pass_without_auto_release_needs_a_release(env):
+    store, equality, gate, rec = env
+    ids = make_campaign(store, equality, "c-manual", PASSING)
+    manual = ShortlistGate(store, equality, config=GateConfig(auto_release_on_pass=False), plugins=gate.plugins)
+    result = manual.propose("c-manual", ids, actor="recruiter")
+    assert result.decision is Decision.PASS and not result.released
+    assert rec.names == ["audit_complete"]
+    assert manual.release(result.shortlist_id, actor="manager@trust", role="hiring_manager") == ids
+    assert rec.names == ["audit_complete", "released"]
+    rows = store.decisions(result.shortlist_id)
+    assert [r["released"] for r in rows] == [0, 1] and rows[1]["released_by"] == "manager@trust"
+    assert store.log.verify().ok
+
+
+def test_audit_that_cannot_run_blocks_instead_of_crashing(env, monkeypatch):
+    import vbr.fairness.gate as gate_module
+
+    store, equality, gate, _ = env
+    ids = make_campaign(store, equality, "c-err", PASSING)
+
+    def boom(*a, **k):
+        raise ValidationFailed("value 3.5 is not a category code", row=7, field="groups")
+
+    monkeypatch.setattr(gate_module, "run_audit", boom)
+    result = gate.propose("c-err", ids, actor="r")
+    assert result.decision is Decision.BLOCK
+    assert any("could not run" in r and "3.5" in r for r in result.reasons)
+    with pytest.raises(GateHeld):
+        gate.release(result.shortlist_id, actor="o", role="equality_officer", justification=JUSTIFICATION)
+
+
+def test_unknown_grouping_is_a_configuration_error_before_anything_is_stored(env):
+    store, equality, gate, _ = env
+    make_campaign(store, equality, "c-grp", PASSING)
+    bad = ShortlistGate(store, equality, config=GateConfig(grouping="no-such-grouping"), plugins=gate.plugins)
+    with pytest.raises(NotFound):
+        bad.propose("c-grp", ["x"], actor="r")
+    assert [e.action for e in store.log.entries()][-1] != "shortlist.proposed"

@@ -167,7 +167,7 @@ def audit_command(
         records = {r.application_id: r for r in records_list}
         codes, sexes, join_findings = join(ids, records, outcomes_file=outcomes.name, equality_file=equality.name)
         result = run_audit(stages, codes, config=cfg, sex=sexes)
-        decision, reasons = decide(result, join_findings)
+        decision, reasons = decide(result, [f"data does not reconcile: {r}" for r in join_findings])
         figures = clean(result.to_dict())
     except VbrError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

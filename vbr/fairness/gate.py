@@ -33,7 +33,7 @@ from typing import Any, Literal, Mapping, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vbr.errors import GateHeld, PermissionDenied, ValidationFailed
+from vbr.errors import GateHeld, PermissionDenied, ValidationFailed, VbrError
 from vbr.fairness.config import AuditConfig
 from vbr.fairness.equality import EqualityStore
 from vbr.models import Decision, ShortlistDecision
@@ -158,14 +158,15 @@ def audit_outcome(result: Any) -> tuple[Decision, list[str]]:
 
 
 def decide(result: Any, data_reasons: Sequence[str] = ()) -> tuple[Decision, tuple[str, ...]]:
-    """The gate's decision: ``BLOCK`` when the data does not reconcile, else the audit's outcome.
+    """The gate's decision: ``BLOCK`` when there are ``data_reasons`` (figures that do not
+    reconcile, an audit that could not run), else the audit's suggested outcome.
 
     The audit (issue 6 part 5) suggests ``BLOCK`` for adverse impact that is significant after
     adjustment or a data-quality finding of severity *block*; ``REVIEW`` for a ratio under the
     line without statistical support, a flip-flopping verdict, a group too small to conclude or
     a low declaration rate; ``PASS`` otherwise. The gate never softens that outcome.
     """
-    reasons = [f"data does not reconcile: {r}" for r in data_reasons]
+    reasons = list(data_reasons)
     decision = Decision.BLOCK if data_reasons else Decision.PASS
     if result is not None:
         suggested, why = audit_outcome(result)
@@ -241,7 +242,7 @@ class ShortlistGate:
         regime = self._regime()
         proposed = list(shortlist["application_ids"])
         applicants = self.store.application_ids(campaign_id)
-        data_reasons = reconcile(applicants, proposed, later_stages)
+        data_reasons = [f"data does not reconcile: {r}" for r in reconcile(applicants, proposed, later_stages)]
         figures: dict[str, Any] = {
             "regime": regime, "grouping": self.config.grouping, "reference": self.config.reference,
             "applied": len(applicants), "shortlisted": len(proposed), "reconciliation": list(data_reasons),
@@ -249,9 +250,14 @@ class ShortlistGate:
         }
         result = None
         if not data_reasons:
-            result, equality = self._audit(shortlist_id, applicants, proposed, later_stages, actor=actor)
-            figures["equality_records"] = equality
-            figures["audit"] = clean(result.to_dict())
+            try:
+                result, equality = self._audit(shortlist_id, applicants, proposed, later_stages, actor=actor)
+            except VbrError as exc:  # the data could not be audited: that is a BLOCK, not a crash
+                figures["audit_error"] = str(exc)
+                data_reasons = [f"the audit could not run on this data: {exc}"]
+            else:
+                figures["equality_records"] = equality
+                figures["audit"] = clean(result.to_dict())
         decision, reasons = decide(result, data_reasons)
         released = decision is Decision.PASS and self.config.auto_release_on_pass
         record = ShortlistDecision(
@@ -271,6 +277,10 @@ class ShortlistGate:
         return out
 
     def _regime(self) -> str:
+        """Check the configured regime (plugin registry) and grouping exist; return the regime id."""
+        from vbr.fairness.groupings import resolve_grouping
+
+        resolve_grouping(self.config.grouping)  # NotFound / ValidationFailed naming the grouping
         regimes = self.plugins.registry("regimes")
         if self.config.regime not in regimes:
             raise ValidationFailed(
@@ -320,7 +330,8 @@ class ShortlistGate:
                     f"shortlist {shortlist_id} is held ({decision.value}); only the '{self.config.officer_role}' "
                     f"role may release it, not '{role or 'none'}'", field="role",
                     hint="ask an equality officer to review the audit and release it with a justification")
-            if current["audit"].get("reconciliation") and not self.config.override_data_block:
+            stored = current["audit"]
+            if (stored.get("reconciliation") or stored.get("audit_error")) and not self.config.override_data_block:
                 raise GateHeld(
                     f"shortlist {shortlist_id} is blocked because its figures do not reconcile; "
                     "it cannot be released", hint="correct the shortlist and propose it again")
