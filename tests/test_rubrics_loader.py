@@ -153,3 +153,29 @@ def test_builtin_rubrics_round_trip():
 
     for rubric in builtin_rubrics():
         assert parse_rubric_text(dump_rubric(rubric)) == rubric
+
+
+def _question(**kw):
+    from vbr.models import Question
+
+    base = dict(id="q", text="Rate how appropriate this response is.", values=("care",),
+                strong_answer_notes="Knows the policy and why it exists.")
+    return Question(**{**base, **kw})
+
+
+def test_structured_question_keys_are_checked():
+    from pydantic import ValidationError
+
+    from vbr.models import ChooseKey, RatingKey
+
+    with pytest.raises(ValidationError, match="needs rating_scale"):
+        _question(type="rating", key=RatingKey(key=4, credit_by_distance=(4, 2)))
+    with pytest.raises(ValidationError, match="outside rating_scale 1-4"):
+        _question(type="rating", key=RatingKey(key=5, credit_by_distance=(4, 2)), rating_scale=(1, 4))
+    opts = {c: f"option {c}" for c in "abcd"}
+    with pytest.raises(ValidationError, match="same option twice"):
+        _question(type="sjt_choose", options=opts, key=ChooseKey(k=2, correct=("a", "a")))
+    with pytest.raises(ValidationError, match="needs more than 4 options"):
+        _question(type="sjt_choose", options=opts, key=ChooseKey(k=4, correct=tuple("abcd")))
+    ok = _question(type="rating", key=RatingKey(key=4, credit_by_distance=(4, 2)), rating_scale=(1, 4))
+    assert ok.key.key == 4

@@ -156,6 +156,19 @@ class Question(Frozen):
                 raise ValueError(f"key names options that do not exist: {sorted(unknown)}")
             if isinstance(self.key, RankingKey) and set(self.key.ranks) != set(self.options):
                 raise ValueError("a ranking key must rank every option exactly once")
+            if isinstance(self.key, ChooseKey):
+                if len(set(self.key.correct)) != len(self.key.correct):
+                    raise ValueError("a choose key lists the same option twice")
+                if self.key.k >= len(self.options):
+                    raise ValueError(f"choose-{self.key.k} needs more than {self.key.k} options")
+        if isinstance(self.key, RatingKey):
+            if self.rating_scale is None:
+                raise ValueError("a rating question needs rating_scale: [low, high]")
+            low, high = self.rating_scale
+            if not low < high:
+                raise ValueError("rating_scale must be [low, high] with low < high")
+            if not low <= self.key.key <= high:
+                raise ValueError(f"rating key {self.key.key} is outside rating_scale {low}-{high}")
         return self
 
 

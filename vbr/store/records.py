@@ -93,6 +93,13 @@ class Store:
             return [dict(r) for r in conn.execute(
                 text("SELECT * FROM applications WHERE campaign_id=:c ORDER BY id"), {"c": campaign_id}).mappings()]
 
+    def application(self, application_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM applications WHERE id=:id"), {"id": application_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no application '{application_id}'")
+        return dict(row)
+
     def application_ids(self, campaign_id: str) -> list[str]:
         return [a["id"] for a in self.applications(campaign_id)]
 
