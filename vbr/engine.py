@@ -1,0 +1,189 @@
+"""``vbr.Engine``: the one facade an applicant-tracking system embeds.
+
+An ATS creates a campaign from a rubric, submits applications and answers, asks for scores,
+records reviews and overrides, attaches equality records (through their own method and store),
+proposes a shortlist and releases it only through the gate. ATS-side reactions arrive through
+the pluggy event hooks (``vbr_scores_ready``, ``vbr_audit_complete``, ``vbr_shortlist_released``,
+``vbr_shortlist_held``).
+
+The walls hold here too: candidates' names are used to redact their answers at submission and
+then dropped; scorers get redacted text only; equality records go to their own store, which only
+the gate reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from vbr.errors import NotFound, ValidationFailed
+from vbr.fairness.equality import EqualityRecord, EqualityStore
+from vbr.fairness.gate import GateConfig, GateResult, ShortlistGate
+from vbr.models import Application, Campaign, Question, Response, Rubric, Score
+from vbr.plugins import PluginSystem, get_plugins
+from vbr.scoring.redaction import redact_answer
+from vbr.store import Store, open_store
+
+Progress = Callable[[int], None]
+
+
+class Engine:
+    """Embed vbr in-process. ``db`` is a SQLAlchemy URL or a path; default: the user's data dir."""
+
+    def __init__(self, db: str | Path | None = None, *, plugins: PluginSystem | None = None,
+                 gate_config: GateConfig | None = None, equality_db: str | None = None) -> None:
+        url = None if db is None else (str(db) if "://" in str(db) else f"sqlite:///{Path(db).resolve()}")
+        self.store: Store = open_store(url)
+        self.equality = EqualityStore(equality_db) if equality_db else EqualityStore.beside(self.store.url)
+        self.plugins = plugins or get_plugins()
+        self.gate = ShortlistGate(self.store, self.equality, config=gate_config, plugins=self.plugins)
+
+    # ------------------------------------------------------------------ rubrics and campaigns
+    def rubric(self, rubric_id: str) -> Rubric:
+        rubrics = self.plugins.registry("rubrics")
+        if rubric_id not in rubrics:
+            raise NotFound(f"no rubric '{rubric_id}'", hint=f"known: {', '.join(sorted(rubrics))}")
+        return rubrics[rubric_id]
+
+    def create_campaign(self, campaign_id: str, title: str, rubric_id: str, *,
+                        question_ids: Sequence[str] | None = None, actor: str,
+                        organisation: str | None = None, tenant: str = "default") -> Campaign:
+        rubric = self.rubric(rubric_id)
+        qids = tuple(question_ids) if question_ids else tuple(q.id for q in rubric.questions)
+        unknown = [q for q in qids if q not in {x.id for x in rubric.questions}]
+        if unknown:
+            raise ValidationFailed(f"rubric {rubric.ref} has no question(s) {unknown}", field="question_ids",
+                                   hint=f"see `vbr rubrics show {rubric_id}`")
+        campaign = Campaign(id=campaign_id, title=title, rubric_id=rubric_id, question_ids=qids,
+                            organisation=organisation)
+        self.store.add_campaign(campaign, rubric.ref, actor=actor, tenant=tenant)
+        return campaign
+
+    def campaign_rubric(self, campaign_id: str) -> tuple[dict[str, Any], Rubric]:
+        campaign = self.store.campaign(campaign_id)
+        rubric = self.rubric(campaign["rubric_id"])
+        if rubric.ref != campaign["rubric_ref"]:
+            raise ValidationFailed(
+                f"campaign '{campaign_id}' was created with rubric {campaign['rubric_ref']} but {rubric.ref} "
+                "is installed", hint="install the rubric version the campaign used")
+        return campaign, rubric
+
+    # ------------------------------------------------------------------ applications and answers
+    def submit(self, campaign_id: str, applications: Iterable[Application | Mapping[str, Any]],
+               responses: Iterable[Response | Mapping[str, Any]], *,
+               names: Mapping[str, Sequence[str]] | None = None) -> int:
+        """Store applications and their answers, all or nothing. Names only drive redaction."""
+        campaign, rubric = self.campaign_rubric(campaign_id)
+        apps = [a if isinstance(a, Application) else Application.model_validate(a) for a in applications]
+        ids = {a.id for a in apps}
+        for a in apps:
+            if a.campaign_id != campaign_id:
+                raise ValidationFailed(f"application '{a.id}' names campaign '{a.campaign_id}'",
+                                       field="campaign_id", hint=f"submit it to '{a.campaign_id}' instead")
+        questions = set(campaign["question_ids"])
+        rows = []
+        for i, r in enumerate(responses):
+            resp = r if isinstance(r, Response) else Response.model_validate(r)
+            if resp.application_id not in ids:
+                raise ValidationFailed(f"answer {i} is for application '{resp.application_id}', not in this batch",
+                                       row=i, field="application_id")
+            if resp.question_id not in questions:
+                raise ValidationFailed(f"question '{resp.question_id}' is not part of campaign '{campaign_id}'",
+                                       row=i, field="question_id")
+            redacted = redact_answer(resp.text or "", (names or {}).get(resp.application_id, ())).text \
+                if resp.text is not None else None
+            structured = None
+            if resp.ranking is not None or resp.choices is not None or resp.rating is not None:
+                structured = {"ranking": resp.ranking, "choices": list(resp.choices) if resp.choices else None,
+                              "rating": resp.rating}
+            rows.append((resp.application_id, resp.question_id, resp.text, redacted, structured))
+        return self.store.add_applications(apps, rows)
+
+    def add_equality_records(self, records: Iterable[EqualityRecord | Mapping[str, Any]], *, actor: str) -> int:
+        """Equality monitoring data goes to its own store; nothing in scoring can read it."""
+        recs = [r if isinstance(r, EqualityRecord) else EqualityRecord.model_validate(r) for r in records]
+        return self.equality.import_records(recs, actor=actor).imported
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, campaign_id: str, *, scorer: str = "evidence", actor: str = "vbr",
+              progress: Progress | None = None) -> list[Score]:
+        """Score every stored answer of the campaign from its redacted text; store and announce."""
+        from vbr.scoring.pipeline import score_answers
+
+        campaign, rubric = self.campaign_rubric(campaign_id)
+        scorers = self.plugins.registry("scorers")
+        if scorer not in scorers:
+            raise NotFound(f"no scorer '{scorer}'", hint=f"installed: {', '.join(sorted(scorers))}")
+        items = [
+            Response(application_id=r["application_id"], question_id=r["question_id"], text=r["redacted_text"],
+                     **_structured(r["structured"]))
+            for r in self.store.responses(campaign_id)
+        ]
+        results = score_answers(rubric, items, scorers[scorer], list(self.plugins.registry("redactors").values()),
+                                progress=progress)
+        scores = [s for res in results for s in res.scores]
+        self.store.add_scores(scores, actor=actor, campaign_id=campaign_id)
+        self.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores)
+        return scores
+
+    def scores(self, campaign_id: str) -> list[Score]:
+        return [row["score"] for row in self.store.current_scores(campaign_id)]
+
+    def override(self, application_id: str, question_id: str, value_id: str, level: int, *,
+                 actor: str, reason: str) -> int:
+        """A recruiter's override: a new score row with who and why; the previous one is kept."""
+        app = self.store.application(application_id)
+        _, rubric = self.campaign_rubric(app["campaign_id"])
+        return self.store.override_score(application_id, question_id, value_id, level, actor=actor, reason=reason,
+                                         scale=(rubric.scale.min, rubric.scale.max))
+
+    # ------------------------------------------------------------------ shortlists
+    def rank(self, campaign_id: str) -> list[tuple[str, float]]:
+        """Applications by mean current level across their scores, best first; ties by id.
+
+        The ranking uses scores only. It never sees, and is never adjusted by, equality data.
+        """
+        totals: dict[str, list[int]] = {a: [] for a in self.store.application_ids(campaign_id)}
+        for row in self.store.current_scores(campaign_id):
+            totals[row["application_id"]].append(row["level"])
+        means = {a: (sum(v) / len(v) if v else 0.0) for a, v in totals.items()}
+        return sorted(means.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def propose_shortlist(self, campaign_id: str, *, top: int | None = None,
+                          application_ids: Sequence[str] | None = None, actor: str,
+                          disability_confident_minimum: float | None = 2.0) -> GateResult:
+        """Propose the top ``top`` (or the given ids) and run the gate on it.
+
+        Candidates who opted into Disability Confident and whose mean level reaches
+        ``disability_confident_minimum`` are added (the guaranteed-interview rule), after the others.
+        """
+        if application_ids is None:
+            if top is None:
+                raise ValidationFailed("give either top=N or application_ids", field="top")
+            ranked = self.rank(campaign_id)
+            chosen = [a for a, _ in ranked[:top]]
+            if disability_confident_minimum is not None:
+                dc = {a["id"] for a in self.store.applications(campaign_id) if a["disability_confident"]}
+                chosen += [a for a, mean in ranked[top:] if a in dc and mean >= disability_confident_minimum]
+            application_ids = chosen
+        return self.gate.propose(campaign_id, application_ids, actor=actor)
+
+    def release(self, shortlist_id: int, *, actor: str, role: str | None = None,
+                justification: str | None = None) -> list[str]:
+        """Release through the gate: PASS at once; REVIEW/BLOCK only with an equality officer's sign-off."""
+        return self.gate.release(shortlist_id, actor=actor, role=role, justification=justification)
+
+    def status(self, shortlist_id: int) -> dict[str, Any]:
+        return self.gate.status(shortlist_id)
+
+
+def _structured(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    import json
+
+    data = json.loads(raw)
+    return {k: (tuple(v) if k == "choices" and v is not None else v) for k, v in data.items() if v is not None}
+
+
+__all__ = ["Engine", "Question"]
