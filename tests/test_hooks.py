@@ -59,6 +59,10 @@ class Everything:
             typer.echo("hello from a plugin")
 
     @hookimpl
+    def vbr_register_routes(self, app):
+        app.routes_added = getattr(app, "routes_added", 0) + 1
+
+    @hookimpl
     def vbr_scores_ready(self, campaign_id, scores):
         self.events.append(("scores_ready", campaign_id, len(scores)))
 
@@ -111,3 +115,12 @@ def test_event_hooks_reach_plugins():
     system.hook.vbr_shortlist_released(campaign_id="c", decision=held, application_ids=["a", "b"])
     assert plugin.events == [("scores_ready", "c", 1), ("audit_complete", "c", "REVIEW"),
                              ("held", "c", "REVIEW"), ("released", "c", ("a", "b"))]
+
+
+def test_register_routes_receives_the_app():
+    class App:
+        pass
+
+    app = App()
+    build(load_entrypoints=False, extra_plugins=(Everything(),)).hook.vbr_register_routes(app=app)
+    assert app.routes_added == 1

@@ -71,6 +71,14 @@ def vbr_register_commands(cli):
 
 
 @hookspec
+def vbr_register_routes(app):
+    """Add HTTP routes to the service: ``app`` is the :class:`fastapi.FastAPI` of ``vbr serve``.
+
+    Used by ATS adapters (for example an assessment-partner API) that must answer at their own URLs.
+    """
+
+
+@hookspec
 def vbr_scores_ready(campaign_id, scores):
     """Event: ``scores`` (a list of :class:`vbr.models.Score`) were stored for ``campaign_id``."""
 
