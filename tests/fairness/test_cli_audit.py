@@ -15,6 +15,14 @@ from tests.fairness.test_gate import BLOCKING, JUSTIFICATION, PASSING, REVIEWING
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch):
+    """Rich wraps tables to the terminal width; fix it so assertions do not depend on the terminal."""
+    from vbr.cli.common import console
+
+    monkeypatch.setattr(console, "width", 200)
+
+
 @pytest.fixture(scope="module")
 def cli():
     from vbr.cli import app, _register_all
@@ -207,3 +215,21 @@ def test_shortlist_block_and_bad_input(cli, db, tmp_path):
     assert result.exit_code == 2 and "exactly one of --ids" in result.output
     result = runner.invoke(cli, ["shortlist", "status", "99", "--db", str(path)])
     assert result.exit_code == 4
+
+
+def test_wres_relative_likelihood_worked_case(cli, tmp_path):
+    """fairness.md: White 117 of 389 and BME 2 of 10 appointed from shortlisting: RL 1.504."""
+    rows = ["application_id,shortlisted,appointed"]
+    eq = ["application_id,ethnic_code"]
+    for code, n, k in (("A", 389, 117), ("N", 10, 2)):
+        for i in range(n):
+            rows.append(f"{code}-{i},1,{int(i < k)}")
+            eq.append(f"{code}-{i},{code}")
+    (tmp_path / "o.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "e.csv").write_text("\n".join(eq) + "\n")
+    result = audit(cli, str(tmp_path / "o.csv"), str(tmp_path / "e.csv"), "--regime", "wres", "--grouping", "wres")
+    assert "WRES indicator 2" in result.output and "1.504" in result.output, result.output
+    html = tmp_path / "w.html"
+    audit(cli, str(tmp_path / "o.csv"), str(tmp_path / "e.csv"), "--regime", "wres", "--grouping", "wres",
+          "--format", "html", "-o", str(html))
+    assert "1.504" in html.read_text()

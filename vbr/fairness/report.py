@@ -69,7 +69,29 @@ def _parts(audit: Mapping[str, Any]) -> dict[str, Any]:
         "title": regime.get("title") or regime.get("id") if isinstance(regime, Mapping) else (regime or ""),
         "grouping": (grouping.get("title") or grouping.get("id")) if isinstance(grouping, Mapping) else grouping,
         "fairlearn": audit.get("fairlearn_note"),
+        "wres": _wres_rows(audit.get("tables") or {}),
     }
+
+
+def _wres_rows(tables: Mapping[str, Any]) -> list[dict[str, str]]:
+    """WRES indicator 2 relative likelihood per stage transition, if the regime produced it."""
+    rows = tables.get("relative_likelihood_by_stage") or ([tables["indicator_2"]] if tables.get("indicator_2") else [])
+    out = []
+    for r in rows:
+        if not isinstance(r, Mapping):
+            continue
+        rl = r.get("relative_likelihood")
+        band = r.get("band") or (0.8, 1.25)
+        out.append({
+            "transition": f"{r.get('from_stage', '?')} → {r.get('stage', '?')}",
+            "white": f"{r.get('white_selected', 0)} of {r.get('white_base', 0)} ({fmt_rate(r.get('white_rate'))})",
+            "bme": f"{r.get('bme_selected', 0)} of {r.get('bme_base', 0)} ({fmt_rate(r.get('bme_rate'))})",
+            "rl": (fmt_ratio(rl) + fmt_ci((r.get("ci_low"), r.get("ci_high")), fmt_ratio)) if rl is not None else DASH,
+            "band": f"{band[0]:.2f}–{band[1]:.2f}",
+            "verdict": r.get("verdict_text") or str(r.get("verdict", "")).replace("_", " "),
+            "outcome": _value(r.get("outcome")),
+        })
+    return out
 
 
 def group_view(g: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,6 +173,7 @@ def view(audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = ()
         "stages": [stage_view(s, threshold=threshold) for s in parts["stages"]],
         "findings": findings,
         "notes": notes,
+        "wres": parts["wres"],
         "threshold": f"{threshold:.2f}",
     }
 
@@ -236,6 +259,14 @@ def render_console(console, audit: Mapping[str, Any], *, decision: str, reasons:
                       + (f"; comparison group {st['reference']}" if st["reference"] else ""), highlight=False)
         for r in st["reasons"]:
             console.print(f"  - {r}", highlight=False)
+    if v["wres"]:
+        table = Table(title="WRES indicator 2: relative likelihood (White rate ÷ BME rate)", title_justify="left")
+        for col in ("transition", "White", "BME", "RL [95% CI]", "band", "verdict"):
+            table.add_column(col, overflow="fold")
+        for r in v["wres"]:
+            table.add_row(r["transition"], r["white"], r["bme"], r["rl"], r["band"], r["verdict"],
+                          style={"BLOCK": "red", "REVIEW": "yellow"}.get(r["outcome"], ""))
+        console.print(table)
     if v["findings"]:
         console.print("[bold]Findings[/]")
         for f in v["findings"]:
