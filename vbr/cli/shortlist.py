@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -43,18 +42,18 @@ def vbr_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def open_gate(db: str | None, equality_db: str | None, config: Path | None, regime: str | None = None):
-    from vbr.fairness.equality import EqualityStore, equality_url_for
-    from vbr.fairness.gate import GateConfig, ShortlistGate
-    from vbr.store import open_store
+def open_engine(db: str | None, equality_db: str | None, config: Path | None, regime: str | None = None):
+    """The :class:`vbr.engine.Engine` over the main store and its equality store, with the gate config."""
+    from vbr.engine import Engine
+    from vbr.fairness.equality import equality_url_for
+    from vbr.fairness.gate import GateConfig
 
     url = resolve_db(db)
-    store = open_store(url)
-    eq_url = resolve_db(equality_db) if equality_db else equality_url_for(url)
     cfg = GateConfig.from_yaml(config) if config else GateConfig()
     if regime:
         cfg = cfg.model_copy(update={"regime": regime})
-    return ShortlistGate(store, EqualityStore(eq_url), config=cfg)
+    eq_url = resolve_db(equality_db) if equality_db else equality_url_for(url)
+    return Engine(url, gate_config=cfg, equality_db=eq_url)
 
 
 def read_ids(path: Path) -> list[str]:
@@ -80,27 +79,17 @@ def read_ids(path: Path) -> list[str]:
     return ids
 
 
-def top_n(store, campaign_id: str, n: int) -> tuple[list[str], list[str]]:
-    """The ``n`` applications with the highest total of current score levels (ties: by id).
-
-    Returns the ids and notes to show (unscored applications, ties across the cut-off)."""
-    if n < 1:
-        raise ValidationFailed("--top must be at least 1", field="top")
-    totals: dict[str, float] = defaultdict(float)
-    for row in store.current_scores(campaign_id):
-        totals[row["application_id"]] += row["level"]
-    applicants = store.application_ids(campaign_id)
+def cut_off_notes(ranked: list[tuple[str, float]], n: int, scored: set[str]) -> list[str]:
+    """Notes to show about a top-N cut: unscored applications, ties across the cut-off."""
     notes = []
-    unscored = [a for a in applicants if a not in totals]
+    unscored = [a for a, _ in ranked if a not in scored]
     if unscored:
         notes.append(f"{len(unscored)} application(s) have no scores and rank last")
-    ranked = sorted(applicants, key=lambda a: (-totals.get(a, float("-inf")), a))
-    chosen = ranked[:n]
-    if len(ranked) > n and chosen and totals.get(ranked[n]) == totals.get(chosen[-1]) and ranked[n] in totals:
-        tied = [a for a in ranked if totals.get(a) == totals.get(chosen[-1])]
-        notes.append(f"{len(tied)} applications share the cut-off total {totals[chosen[-1]]:g}; the tie was "
-                     "broken by application id, not by any characteristic: review the cut-off")
-    return chosen, notes
+    if len(ranked) > n and ranked[n - 1][1] == ranked[n][1]:
+        tied = sum(1 for _, m in ranked if m == ranked[n - 1][1])
+        notes.append(f"{tied} applications share the cut-off mean level {ranked[n - 1][1]:g}; the tie was broken by "
+                     "application id, not by any characteristic: review the cut-off")
+    return notes
 
 
 @shortlist_app.command("propose")
@@ -108,7 +97,9 @@ def propose(
     campaign: str = typer.Argument(..., help="Campaign id."),
     ids: Optional[Path] = typer.Option(None, "--ids", exists=True, dir_okay=False,
                                        help="File of application ids in shortlist order (one per line or CSV)."),
-    top: Optional[int] = typer.Option(None, "--top", help="Shortlist the N highest total scores instead."),
+    top: Optional[int] = typer.Option(
+        None, "--top", help="Shortlist the N highest mean score levels instead (ties by id; Disability "
+        "Confident applicants meeting the minimum are added)."),
     actor: str = typer.Option(..., "--as", help="Who is proposing (recorded in the log)."),
     regime: Optional[str] = typer.Option(None, "--regime", help="Audit regime (default from config: ugesp)."),
     config: Optional[Path] = ConfigOption,
@@ -120,14 +111,21 @@ def propose(
     with vbr_errors():
         if (ids is None) == (top is None):
             raise ValidationFailed("give exactly one of --ids FILE or --top N", field="ids")
-        gate = open_gate(db, equality_db, config, regime)
+        engine = open_engine(db, equality_db, config, regime)
+        gate = engine.gate
         notes: list[str] = []
         if ids is not None:
-            chosen = read_ids(ids)
+            result = engine.propose_shortlist(campaign, application_ids=read_ids(ids), actor=actor)
         else:
-            gate.store.campaign(campaign)
-            chosen, notes = top_n(gate.store, campaign, top)
-        result = gate.propose(campaign, chosen, actor=actor)
+            if top < 1:
+                raise ValidationFailed("--top must be at least 1", field="top")
+            engine.store.campaign(campaign)
+            scored = {r["application_id"] for r in engine.store.current_scores(campaign)}
+            notes = cut_off_notes(engine.rank(campaign), top, scored)
+            result = engine.propose_shortlist(campaign, top=top, actor=actor)
+            if len(result.application_ids) > top:
+                notes.append(f"{len(result.application_ids) - top} Disability Confident applicant(s) meeting the "
+                             "minimum were added after the top N (guaranteed interview)")
         if fmt == "json":
             print_json({**result.to_dict(), "notes": notes})
         else:
@@ -147,8 +145,7 @@ def status(
 ) -> None:
     """Show a shortlist's gate decision, reasons, whether it was released, by whom and why."""
     with vbr_errors():
-        gate = open_gate(db, equality_db, None)
-        info = gate.status(shortlist_id)
+        info = open_engine(db, equality_db, None).status(shortlist_id)
         if fmt == "json":
             print_json(info)
         else:
@@ -170,8 +167,8 @@ def release(
     """Release a shortlist. A held one (REVIEW/BLOCK) needs --role equality_officer and a justification;
     exits 7 for another role, 6 without a valid justification."""
     with vbr_errors():
-        gate = open_gate(db, equality_db, config)
-        released = gate.release(shortlist_id, actor=actor, role=role, justification=justification)
+        engine = open_engine(db, equality_db, config)
+        released = engine.release(shortlist_id, actor=actor, role=role, justification=justification)
         if fmt == "json":
             print_json({"shortlist_id": shortlist_id, "released": True, "application_ids": released})
         else:

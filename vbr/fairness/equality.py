@@ -113,6 +113,11 @@ class ImportReport:
     updated: int
     import_id: int
 
+    @property
+    def imported(self) -> int:
+        """Records written (new plus replaced)."""
+        return self.rows
+
 
 def equality_url_for(main_url: str) -> str:
     """The equality database that goes with the main store at ``main_url``.
