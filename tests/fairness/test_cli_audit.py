@@ -205,6 +205,18 @@ def test_shortlist_top_n_pass(cli, db):
 def test_shortlist_block_and_bad_input(cli, db, tmp_path):
     path, store, equality = db
     ids = make_campaign(store, equality, "c-blk", BLOCKING)
+    (tmp_path / "clean.csv").write_text("application_id\n" + "\n".join(ids) + "\n")
+    result = runner.invoke(cli, ["shortlist", "propose", "c-blk", "--ids", str(tmp_path / "clean.csv"),
+                                 "--as", "r", "--db", str(path), "--format", "json"])
+    assert result.exit_code == 6 and json.loads(result.stdout)["decision"] == "BLOCK"
+    sid = str(json.loads(result.stdout)["shortlist_id"])
+    result = runner.invoke(cli, ["shortlist", "release", sid, "--as", "r", "--db", str(path)])
+    assert result.exit_code == 7
+    result = runner.invoke(cli, ["shortlist", "release", sid, "--as", "officer", "--role", "equality_officer",
+                                 "--justification", JUSTIFICATION, "--db", str(path), "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["application_ids"] == ids
+    assert store.log.verify().ok
+
     (tmp_path / "ids.txt").write_text("\n".join(ids + ["stranger"]) + "\n")
     result = runner.invoke(cli, ["shortlist", "propose", "c-blk", "--ids", str(tmp_path / "ids.txt"),
                                  "--as", "r", "--db", str(path), "--format", "json"])

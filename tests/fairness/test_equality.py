@@ -148,3 +148,30 @@ def test_scoring_never_imports_equality_or_fairness():
                 if n == "vbr.fairness" or n.startswith("vbr.fairness.") or n.endswith("equality"):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {n}")
     assert not offenders, offenders
+
+
+class _Importer:
+    id = "test-ats"
+    kind = "equality"
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def read(self, path):
+        yield from self.rows
+
+
+def test_import_through_an_importer_plugin(estore, tmp_path):
+    rep = estore.import_from(_Importer([{"application_id": "a1", "ethnic_code": "H"},
+                                        EqualityRecord(application_id="a2", ethnic_code="Z")]), "feed.json",
+                             actor="ats")
+    assert rep.imported == 2 and estore.records_for(["a1"])["a1"].ethnic_code == "H"
+    with pytest.raises(ValidationFailed, match="nothing was imported") as info:
+        estore.import_from(_Importer([{"application_id": "a3", "ethnic_code": "A"},
+                                      {"application_id": "a4", "ethnicity": "B"}]), "feed.json", actor="ats")
+    assert info.value.problems[0].row == 2
+    assert estore.count() == 2
+    wrong = _Importer([])
+    wrong.kind = "applications"
+    with pytest.raises(ValidationFailed, match="not equality data"):
+        estore.import_from(wrong, "x", actor="ats")

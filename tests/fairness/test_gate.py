@@ -287,3 +287,28 @@ def test_unknown_grouping_is_a_configuration_error_before_anything_is_stored(env
     with pytest.raises(NotFound):
         bad.propose("c-grp", ["x"], actor="r")
     assert [e.action for e in store.log.entries()][-1] != "shortlist.proposed"
+
+
+def test_a_fault_inside_the_audit_holds_the_shortlist(env, monkeypatch):
+    import vbr.fairness.gate as gate_module
+
+    store, equality, gate, _ = env
+    ids = make_campaign(store, equality, "c-bug", PASSING)
+    monkeypatch.setattr(gate_module, "run_audit", lambda *a, **k: 1 / 0)
+    result = gate.propose("c-bug", ids, actor="r")
+    assert result.decision is Decision.BLOCK and any("ZeroDivisionError" in r for r in result.reasons)
+
+
+def test_release_keeps_any_proposed_order(env):
+    import random
+
+    store, equality, gate, _ = env
+    ids = make_campaign(store, equality, "c-perm", REVIEWING)
+    rng = random.Random(6)
+    for _ in range(5):
+        proposed = ids[:]
+        rng.shuffle(proposed)
+        result = gate.propose("c-perm", proposed, actor="recruiter")
+        assert result.decision is Decision.REVIEW
+        assert gate.release(result.shortlist_id, actor="officer", role="equality_officer",
+                            justification=JUSTIFICATION) == proposed

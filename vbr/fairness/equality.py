@@ -31,7 +31,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Iterable, Sequence
+from typing import Annotated, Any, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import bindparam, text
@@ -262,6 +262,50 @@ class EqualityStore:
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         return self.import_records(records, actor=actor, source=str(path), sha256=sha, columns=optional)
 
+    def import_from(self, importer: Any, path: str | Path, *, actor: str, plugins: Any = None) -> ImportReport:
+        """Import with an importer plugin (``vbr_register_importers``, ``kind == "equality"``).
+
+        ``importer`` is the object or its registered id. Its ``read(path)`` yields
+        :class:`EqualityRecord` objects or mappings with the same fields; every record is
+        validated first and the file is imported whole or not at all.
+        """
+        if isinstance(importer, str):
+            if plugins is None:
+                from vbr.plugins import get_plugins
+
+                plugins = get_plugins()
+            importers = plugins.registry("importers")
+            if importer not in importers:
+                raise ValidationFailed(f"no importer '{importer}'", field="importer",
+                                       hint=f"installed: {', '.join(sorted(importers)) or 'none'}")
+            importer = importers[importer]
+        name = getattr(importer, "id", type(importer).__name__)
+        if getattr(importer, "kind", None) != "equality":
+            raise ValidationFailed(f"importer '{name}' reads {getattr(importer, 'kind', 'unknown')} data, "
+                                   "not equality data", field="importer",
+                                   hint="equality records may only come from an importer of kind 'equality'")
+        problems: list[VbrError] = []
+        records: list[EqualityRecord] = []
+        seen: dict[str, int] = {}
+        for n, item in enumerate(importer.read(path), start=1):
+            try:
+                rec = item if isinstance(item, EqualityRecord) else EqualityRecord.model_validate(
+                    item if isinstance(item, dict) else dict(item))
+            except (ValidationError, TypeError, ValueError) as exc:
+                problems.append(VbrError(f"record {n} is malformed: {exc}".splitlines()[0], file=str(path), row=n))
+            else:
+                if rec.application_id in seen:
+                    problems.append(VbrError(f"application id '{rec.application_id}' already in record "
+                                             f"{seen[rec.application_id]}", file=str(path), row=n))
+                seen.setdefault(rec.application_id, n)
+                records.append(rec)
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise ValidationFailed(f"{len(problems)} malformed record(s) from importer '{name}'; nothing was imported",
+                                   file=str(path), problems=problems)
+        return self.import_records(records, actor=actor, source=f"{name}:{path}")
+
     def import_records(self, records: Iterable[EqualityRecord], *, actor: str, source: str = "api",
                        sha256: str | None = None,
                        columns: set[str] | None = None) -> ImportReport:
@@ -279,12 +323,11 @@ class EqualityStore:
         ts = now()
         with self.engine.begin() as conn:
             existing = self._existing(conn, ids)
-            conn.execute(text(
+            import_id = conn.execute(text(
                 "INSERT INTO equality_imports (source, sha256, rows, inserted, updated, actor, imported_at)"
-                " VALUES (:s, :h, :n, :i, :u, :a, :t)"),
+                " VALUES (:s, :h, :n, :i, :u, :a, :t) RETURNING id"),
                 {"s": source, "h": sha256, "n": len(records), "i": len(set(ids) - existing),
-                 "u": len(existing & set(ids)), "a": actor, "t": ts})
-            import_id = conn.execute(text("SELECT MAX(id) FROM equality_imports")).scalar_one()
+                 "u": len(existing & set(ids)), "a": actor, "t": ts}).scalar_one()
             for r in records:
                 params = {"a": r.application_id, "e": r.ethnic_code, "s": r.sex, "d": r.disability,
                           "src": source, "i": import_id, "t": ts}

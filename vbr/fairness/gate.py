@@ -255,6 +255,10 @@ class ShortlistGate:
             except VbrError as exc:  # the data could not be audited: that is a BLOCK, not a crash
                 figures["audit_error"] = str(exc)
                 data_reasons = [f"the audit could not run on this data: {exc}"]
+            except Exception as exc:  # noqa: BLE001 - a fault in an audit (or a regime plugin) holds the shortlist
+                figures["audit_error"] = f"{type(exc).__name__}: {exc}"
+                data_reasons = [f"the audit failed ({type(exc).__name__}: {exc}); the shortlist is held - "
+                                "please report this"]
             else:
                 figures["equality_records"] = equality
                 figures["audit"] = clean(result.to_dict())
