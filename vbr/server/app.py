@@ -1,0 +1,158 @@
+"""The FastAPI application of ``vbr serve``: :func:`create_app`.
+
+Everything is under ``/v1``: the OpenAPI document at ``/v1/openapi.json`` and a docs page at
+``/v1/docs`` that renders it with local assets only (no CDN). Errors are RFC 9457 problem
+documents (:mod:`vbr.server.problems`); request bodies above ``Settings.max_body_bytes`` are
+refused with 413 before they are read. Plugins add routes through ``vbr_register_routes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vbr.server import problems
+from vbr.server.idempotency import IdempotencyStore, WriteLock
+from vbr.server.keys import KeyStore, utcnow
+
+log = logging.getLogger("vbr.server")
+API_PREFIX = "/v1"
+
+
+@dataclass
+class Settings:
+    """How the service runs. ``clock`` is injectable so tests can move time (key expiry, idempotency)."""
+
+    db: str | None = None
+    equality_db: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    idempotency_ttl: dt.timedelta = dt.timedelta(hours=24)
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+    title: str = "vbr"
+
+
+class BodyLimit:
+    """Refuse request bodies larger than ``max_bytes`` (by Content-Length, and while streaming)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_bytes
+            except ValueError:
+                await self._refuse(scope, receive, send, 400, "Bad request", "Content-Length is not a number")
+                return
+            if too_big:
+                await self._refuse(scope, receive, send, 413, "Request too large", self._detail(int(length)))
+                return
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise StarletteHTTPException(413, self._detail(seen))
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _detail(self, n: int) -> str:
+        return f"the request body has {n} bytes or more; the limit is {self.max_bytes} bytes"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str) -> None:
+        problem = problems.Problem(status, title, detail, hint="send smaller batches" if status == 413 else None)
+        await problems.problem_response(problem, scope.get("path"))(scope, receive, send)
+
+
+def create_app(engine: Any = None, *, settings: Settings | None = None) -> FastAPI:
+    """The HTTP service around ``engine`` (a :class:`vbr.Engine`; made from ``settings.db`` if omitted)."""
+    from vbr.engine import Engine
+    from vbr.server.migrations import SERVER
+    from vbr.store.db import migrate
+
+    settings = settings or Settings()
+    if engine is None:
+        engine = Engine(settings.db, equality_db=settings.equality_db)
+    migrate(engine.store.engine, SERVER)
+    lock = WriteLock(engine.store.engine.dialect.name)
+    idempotency = IdempotencyStore(engine.store.engine, ttl=settings.idempotency_ttl, clock=settings.clock,
+                                   lock=lock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        try:
+            idempotency.purge()
+        except Exception:  # noqa: BLE001 - housekeeping must not stop the service starting
+            log.exception("could not purge expired idempotency keys")
+        yield
+
+    app = FastAPI(
+        title=settings.title, version="1",
+        description="Values-based recruitment for the NHS: campaigns, answers, scores with evidence, "
+                    "equality records (write-only), adverse-impact audits and the shortlist gate. "
+                    "Authenticate with `Authorization: Bearer <key>` (`vbr keys create`). Errors are "
+                    "RFC 9457 problem documents. Every POST accepts an `Idempotency-Key` header.",
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.keys = KeyStore(engine.store.engine, clock=settings.clock)
+    app.state.idempotency = idempotency
+    app.state.write_lock = lock
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    from vbr.server.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    _include_webhooks(app)
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        page = resources.files("vbr.server").joinpath("docs.html").read_text(encoding="utf-8")
+        return HTMLResponse(page.replace("{{openapi}}", f"{API_PREFIX}/openapi.json"))
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs")
+
+    @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="Liveness (no key needed)")
+    def health() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    try:
+        engine.plugins.hook.vbr_register_routes(app=app)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, the service still starts
+        if os.environ.get("VBR_STRICT_PLUGINS") == "1":
+            raise
+        log.error("a plugin failed in vbr_register_routes: %s: %s", type(exc).__name__, exc)
+    return app
+
+
+def _include_webhooks(app: FastAPI) -> None:
+    """Include the webhook deliveries API (vbr.webhooks.api.router) when it is installed."""
+    try:
+        from vbr.webhooks.api import router  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    app.include_router(router, prefix=API_PREFIX)

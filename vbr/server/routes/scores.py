@@ -1,0 +1,70 @@
+"""Scores with their evidence, scoring runs, and reviewers' overrides.
+
+Every score carries the evidence spans (offsets into the redacted answer) that produced it.
+An override is a new score row with who and why; the previous score stays in the history.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from vbr.engine import Engine
+from vbr.models import ID_PATTERN
+from vbr.server import scope
+from vbr.server.auth import ADMIN, ATS, EVERYONE, RECRUITER, allow
+from vbr.server.idempotency import Idempotent, idempotent
+from vbr.server.keys import Principal
+from vbr.server.pagination import Page, PageParams, page
+from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
+from vbr.server.schemas import OverrideIn, OverrideOut, ScoreOut, ScoreRun, ScoreRunIn
+
+router = APIRouter(tags=["scores"])
+CampaignId = Path(pattern=ID_PATTERN, max_length=80)
+
+
+def score_out(row: dict) -> dict:
+    s = row["score"]
+    return {"score_id": row["id"], **s.model_dump(mode="json"), "source": row["source"],
+            "created_by": row["created_by"], "reason": row["reason"], "created_at": str(row["created_at"])}
+
+
+@router.post("/campaigns/{campaign_id}/scores", status_code=201, response_model=ScoreRun, responses=POST_ERRORS,
+             summary="Score every stored answer of the campaign")
+def run_scoring(request: Request, body: ScoreRunIn | None = None, campaign_id: str = CampaignId,
+                who: Principal = Depends(allow(ATS, RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
+                vbr: Engine = Depends(engine)):
+    body = body or ScoreRunIn()
+
+    def run():
+        scope.campaign(vbr, who, campaign_id)
+        with writing(request):
+            scores = vbr.score(campaign_id, scorer=body.scorer, actor=who.actor)
+        return 201, {"campaign_id": campaign_id, "scorer": body.scorer, "scores": len(scores)}
+    return idem.run(who, run)
+
+
+@router.get("/campaigns/{campaign_id}/scores", response_model=Page[ScoreOut], responses=AUTH_ERRORS,
+            summary="Current scores with evidence (the latest per application, question and value)")
+def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(),
+                application_id: str | None = Query(None, min_length=1, max_length=120),
+                who: Principal = Depends(allow(*EVERYONE)), vbr: Engine = Depends(engine)) -> dict:
+    scope.campaign(vbr, who, campaign_id)
+    rows = vbr.store.current_scores(campaign_id)
+    if application_id is not None:
+        rows = [r for r in rows if r["application_id"] == application_id]
+    return page([score_out(r) for r in rows], params)
+
+
+@router.post("/applications/{application_id}/overrides", status_code=201, response_model=OverrideOut,
+             responses=POST_ERRORS, summary="Override a score, with a reason (a reviewer's decision)")
+def override(body: OverrideIn, request: Request, application_id: str = Path(min_length=1, max_length=120),
+             who: Principal = Depends(allow(RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
+             vbr: Engine = Depends(engine)):
+    def run():
+        scope.application(vbr, who, application_id)
+        with writing(request):
+            score_id = vbr.override(application_id, body.question_id, body.value_id, body.level,
+                                    actor=who.actor, reason=body.reason)
+        return 201, {"score_id": score_id, "application_id": application_id, "question_id": body.question_id,
+                     "value_id": body.value_id, "level": body.level}
+    return idem.run(who, run)
