@@ -211,7 +211,10 @@ def test_shortlist_block_and_bad_input(cli, db, tmp_path):
     assert result.exit_code == 6 and json.loads(result.stdout)["decision"] == "BLOCK"
     sid = str(json.loads(result.stdout)["shortlist_id"])
     result = runner.invoke(cli, ["shortlist", "release", sid, "--as", "r", "--db", str(path)])
-    assert result.exit_code == 7
+    assert result.exit_code == 6 and "equality_officer" in result.output  # no justification: held
+    result = runner.invoke(cli, ["shortlist", "release", sid, "--as", "r", "--role", "recruiter",
+                                 "--justification", JUSTIFICATION, "--db", str(path)])
+    assert result.exit_code == 7  # a justification from the wrong role: permission denied
     result = runner.invoke(cli, ["shortlist", "release", sid, "--as", "officer", "--role", "equality_officer",
                                  "--justification", JUSTIFICATION, "--db", str(path), "--format", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["application_ids"] == ids

@@ -110,6 +110,8 @@ def test_review_is_held_until_an_equality_officer_justifies(env):
     assert held.value.exit_code == 6
     with pytest.raises(GateHeld):
         gate.release(sid, actor="officer@trust", role="equality_officer")
+    with pytest.raises(GateHeld, match="only by the 'equality_officer' role"):
+        gate.release(sid, actor="ats-user", role="ats")  # neither the role nor a justification
     assert not gate.status(sid)["released"] and len(store.decisions(sid)) == 1
 
     released = gate.release(sid, actor="officer@trust", role="equality_officer", justification=JUSTIFICATION)

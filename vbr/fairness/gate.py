@@ -311,10 +311,12 @@ class ShortlistGate:
                 justification: str | None = None) -> list[str]:
         """Release a shortlist: the proposed ids, unchanged and in the same order.
 
-        ``PASS``: released (idempotent). ``REVIEW``/``BLOCK``: only by ``role`` equal to the
-        configured officer role (:class:`PermissionDenied` otherwise) with a justification of at
-        least ``min_justification_chars`` (:class:`GateHeld` otherwise). The override is written
-        to the store and the log before the ids are returned.
+        ``PASS``: released (idempotent). ``REVIEW``/``BLOCK``: only with a justification of at
+        least ``min_justification_chars`` (:class:`GateHeld` without one, whoever asks) by the
+        configured officer role (:class:`PermissionDenied` for anyone else). A shortlist blocked
+        because its figures do not reconcile is never released (:class:`GateHeld`) unless
+        ``override_data_block`` is set. The override is written to the store and the log before
+        the ids are returned.
         """
         if not actor or not actor.strip():
             raise PermissionDenied("a release needs the name of the person releasing", field="actor")
@@ -329,21 +331,23 @@ class ShortlistGate:
         decision: Decision = current["decision"]
         justification = (justification or "").strip() or None
         if decision is not Decision.PASS:
-            if role != self.config.officer_role:
+            officer = role == self.config.officer_role
+            stored = current["audit"]
+            if (stored.get("reconciliation") or stored.get("audit_error")) and not self.config.override_data_block:
+                raise GateHeld(
+                    f"shortlist {shortlist_id} is blocked because its figures do not reconcile or could not be "
+                    "audited; it cannot be released", hint="correct the shortlist and propose it again")
+            if justification is None or len(justification) < self.config.min_justification_chars:
+                who = "" if officer else f" by the '{self.config.officer_role}' role"
+                raise GateHeld(
+                    f"shortlist {shortlist_id} is held ({decision.value}): it may be released only{who} with a "
+                    f"justification of at least {self.config.min_justification_chars} characters",
+                    field="justification", hint="say what was reviewed and why releasing is justified")
+            if not officer:
                 raise PermissionDenied(
                     f"shortlist {shortlist_id} is held ({decision.value}); only the '{self.config.officer_role}' "
                     f"role may release it, not '{role or 'none'}'", field="role",
                     hint="ask an equality officer to review the audit and release it with a justification")
-            stored = current["audit"]
-            if (stored.get("reconciliation") or stored.get("audit_error")) and not self.config.override_data_block:
-                raise GateHeld(
-                    f"shortlist {shortlist_id} is blocked because its figures do not reconcile; "
-                    "it cannot be released", hint="correct the shortlist and propose it again")
-            if justification is None or len(justification) < self.config.min_justification_chars:
-                raise GateHeld(
-                    f"shortlist {shortlist_id} is held ({decision.value}): an override needs a justification of "
-                    f"at least {self.config.min_justification_chars} characters", field="justification",
-                    hint="say what was reviewed and why releasing is justified")
         record = ShortlistDecision(
             campaign_id=shortlist["campaign_id"], stage=shortlist["stage"], decision=decision,
             reasons=tuple(current["reasons"]), regime=current["regime"],
