@@ -346,3 +346,25 @@ def test_name_swap_hypothesis(full, other, template, title, title2):
         if w.lower() in {"le", "van", "der", "joy", "hope", "grace", "kind"}:
             continue  # common words: only the capitalised name form is removed
         assert not re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", lowered), (w, r.text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I told Staff Nurse Okafor and the Ward Manager, who agreed.", "I told [NAME] and the Ward Manager, who agreed."),
+    ("My manager, Ward Manager Lee, listened.", "My manager, [NAME], listened."),
+    ("I asked Nurse Practitioner Adebayo.", "I asked [NAME]."),
+    ("The Consultant Anaesthetist came.", "The Consultant Anaesthetist came."),
+    ("My manager, Band 7 nurse, said no.", "My manager, Band 7 nurse, said no."),
+    ("The patient Care Plan was updated.", "The patient Care Plan was updated."),
+    ("NEWS2 score of 7 at 07:45 on 12.03.2024; call 111 or 999.", "NEWS2 score of 7 at 07:45 on 12.03.2024; call 111 or 999."),
+    ("I am Band 5 on 5 West Ward and did 3 Nights.", "I am Band 5 on 5 West Ward and did 3 Nights."),
+])
+def test_nhs_roles_and_ward_talk(text, expected):
+    assert red(text) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(full=st.sampled_from(ALL_NAMES), other=st.sampled_from(OTHERS), template=st.sampled_from(TEMPLATES))
+def test_redaction_is_idempotent(full, other, template):
+    once = redact_answer(_fill(template, full, other, "Dr", "Mrs"), [full]).text
+    assert redact_answer(once, [full]).text == once
+    assert redact_answer(once, []).text == once

@@ -73,15 +73,22 @@ _COMMON_WORDS = frozenset(
 _TITLES = (
     "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Professor", "Sir", "Dame", "Lady", "Lord",
     "Rev", "Revd", "Reverend", "Father", "Sister", "Nurse", "Matron", "Doctor", "Dr.", "Mr.",
-    "Mrs.", "Ms.", "Prof.", "Rev.",
+    "Mrs.", "Ms.", "Prof.", "Rev.", "Staff Nurse", "Charge Nurse", "Ward Manager", "Ward Sister",
+    "Nurse Practitioner", "Healthcare Assistant", "Senior Nurse", "Midwife", "Consultant",
 )
 # Titles that are also ordinary words in a hospital; the name after them must not be a role word.
-_AMBIGUOUS_TITLES = frozenset({"Sister", "Nurse", "Matron", "Doctor", "Father", "Lady", "Lord"})
+_AMBIGUOUS_TITLES = frozenset({"Sister", "Nurse", "Matron", "Doctor", "Father", "Lady", "Lord", "Staff Nurse",
+                               "Charge Nurse", "Ward Manager", "Ward Sister", "Nurse Practitioner",
+                               "Healthcare Assistant", "Senior Nurse", "Midwife", "Consultant"})
 _ROLE_WORDS = frozenset(
     """
     practitioner practitioners manager managers associate associates assistant assistants
     specialist specialists consultant consultants in charge ward wards team teams unit units
     educator lead leads director directors registrar registrars trainee trainees station
+    anaesthetist anesthetist surgeon surgeons physician physicians paediatrician pediatrician
+    psychiatrist radiologist cardiologist obstetrician gynaecologist geriatrician oncologist
+    midwife midwives physiotherapist pharmacist therapist paramedic nurse nurses doctor doctors
+    sister matron hca healthcare support worker workers on call
     """.split()
 )
 _PARTICLES = frozenset(
@@ -93,6 +100,10 @@ _NOT_NAMES = frozenset(
     or so on in at to for of with by from as is was were be been am are do did not no yes ok
     monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december nhs ae a&e icu itu gp uk english
+    band ward wards sister nurse nurses care carer plan team unit charge doctor doctors matron
+    manager staff bank agency night nights day days shift shifts hospital trust home practice
+    surgery clinic department consultant registrar student mental health social service services
+    patient patients resident residents community acute emergency theatre theatres maternity
     """.split()
 )
 
@@ -372,7 +383,7 @@ def _take_name(text: str, pos: int, max_tokens: int = 4, ambiguous: bool = False
 
 _TITLE_RE = re.compile(
     r"(?<![\w\u0300-\u036f])(?P<title>"
-    + "|".join(sorted({re.escape(t.rstrip(".")) for t in _TITLES}, key=len, reverse=True))
+    + "|".join(sorted({re.escape(t.rstrip(".")).replace(r"\ ", r"[ \t]+") for t in _TITLES}, key=len, reverse=True))
     + r")(?:\.|(?![\w\u0300-\u036f]))[ \t]+"
 )
 
