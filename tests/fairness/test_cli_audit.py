@@ -178,6 +178,10 @@ def test_shortlist_review_override_end_to_end(cli, db, tmp_path):
     status = json.loads(result.stdout)
     assert status["released"] and status["decision"] == "REVIEW" and status["released_by"] == "officer@trust"
     assert len(status["history"]) == 2
+    result = runner.invoke(cli, ["shortlist", "status", sid, "--format", "html", "-o", str(tmp_path / "s.html"), *base])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "s.html").read_text()
+    assert "REVIEW" in html and "<svg" in html and "0.665" in html  # fairness.md small shortlist: 2/10 vs 117/389
     actions = [e.action for e in store.log.entries(subject="shortlist:1")]
     assert actions == ["shortlist.proposed", "shortlist.review", "shortlist.released"]
     assert store.log.verify().ok
@@ -248,3 +252,15 @@ def test_wres_relative_likelihood_worked_case(cli, tmp_path):
     audit(cli, str(tmp_path / "o.csv"), str(tmp_path / "e.csv"), "--regime", "wres", "--grouping", "wres",
           "--format", "html", "-o", str(html))
     assert "1.504" in html.read_text()
+
+
+def test_user_grouping_file(cli, tmp_path):
+    o, e = write_files(tmp_path, PASSING)
+    g = tmp_path / "trust.csv"
+    g.write_text("code,group\nA,White\nN,Black\nH,Asian\n")
+    result = audit(cli, o, e, "--grouping", str(g), "--format", "json")
+    assert result.exit_code == 0, result.output
+    groups = {row["group"] for row in json.loads(result.stdout)["audit"]["results"][0]["groups"]}
+    assert {"White", "Black", "Asian"} <= groups
+    result = audit(cli, o, e, "--grouping", str(tmp_path / "missing.yaml"))
+    assert result.exit_code == 4

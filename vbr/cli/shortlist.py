@@ -141,13 +141,31 @@ def status(
     shortlist_id: int = typer.Argument(..., help="Shortlist number."),
     db: Optional[str] = DbOption,
     equality_db: Optional[str] = EqualityDbOption,
-    fmt: str = FormatOption,
+    fmt: str = typer.Option("table", "--format", help="table, json, or html (the stored audit report)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/html to this file."),
 ) -> None:
-    """Show a shortlist's gate decision, reasons, whether it was released, by whom and why."""
+    """Show a shortlist's gate decision, reasons, whether it was released, by whom and why.
+    ``--format html`` re-renders the audit report from the figures stored with the decision."""
     with vbr_errors():
         info = open_engine(db, equality_db, None).status(shortlist_id)
-        if fmt == "json":
-            print_json(info)
+        if fmt in ("json", "html"):
+            if fmt == "json":
+                import json
+
+                text = json.dumps(info, indent=2, default=str) + "\n"
+            else:
+                from vbr.fairness.report import render_html
+
+                figures = info["figures"] or {}
+                threshold = (((figures.get("config") or {}).get("audit") or {}).get("ratio_threshold")) or 0.80
+                text = render_html(figures.get("audit") or {}, decision=info["decision"] or "BLOCK",
+                                   reasons=info["reasons"], threshold=threshold,
+                                   title=f"Adverse-impact audit: shortlist {shortlist_id}, campaign {info['campaign_id']}")
+            if output is not None:
+                output.write_text(text, encoding="utf-8")
+                err_console.print(f"wrote {output}", highlight=False)
+            else:
+                typer.echo(text, nl=False)
         else:
             _show_decision(info)
 
