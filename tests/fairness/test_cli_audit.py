@@ -264,3 +264,16 @@ def test_user_grouping_file(cli, tmp_path):
     assert {"White", "Black", "Asian"} <= groups
     result = audit(cli, o, e, "--grouping", str(tmp_path / "missing.yaml"))
     assert result.exit_code == 4
+
+
+def test_empty_selection_and_broken_funnel_block(cli, tmp_path):
+    o, e = write_files(tmp_path, {"A": (20, 0), "N": (20, 0)}, later={"A": 0, "N": 0})
+    rows = open(o).read().splitlines()
+    rows[3] = rows[3][:-1] + "1"  # appointed without being shortlisted
+    open(o, "w").write("\n".join(rows) + "\n")
+    result = audit(cli, o, e, "--format", "json")
+    assert result.exit_code == 6, result.output
+    data = json.loads(result.stdout)
+    assert data["decision"] == "BLOCK"
+    assert any("nobody was selected at 'shortlisted'" in r for r in data["reasons"])
+    assert any("reached 'appointed' without 'shortlisted'" in r and "A-002" in r for r in data["reasons"])

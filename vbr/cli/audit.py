@@ -110,16 +110,33 @@ def join(ids: list[str], records: dict[str, Any], *, outcomes_file: str, equalit
     findings = []
     missing = [i for i in ids if i not in records]
     if missing:
-        findings.append(f"{len(missing)} application id(s) in {outcomes_file} have no row in {equality_file} "
+        findings.append(f"the files do not match: {len(missing)} application id(s) in {outcomes_file} have no row in {equality_file} "
                         f"(counted as unknown): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
     idset = set(ids)
     extra = [i for i in records if i not in idset]
     if extra:
-        findings.append(f"{len(extra)} application id(s) in {equality_file} are not in {outcomes_file} "
+        findings.append(f"the files do not match: {len(extra)} application id(s) in {equality_file} are not in {outcomes_file} "
                         f"(not audited): {', '.join(extra[:5])}{' …' if len(extra) > 5 else ''}")
     codes = [records[i].ethnic_code if i in records else None for i in ids]
     sexes = [records[i].sex if i in records else None for i in ids]
     return codes, (sexes if any(s is not None for s in sexes) else None), findings
+
+
+def funnel_findings(ids: list[str], stages: dict[str, list[bool]], *, outcomes_file: str) -> list[str]:
+    """Stages nobody reached, and applicants who reached a stage without the one before it (by id)."""
+    out = []
+    names = list(stages)
+    for k, name in enumerate(names):
+        if not any(stages[name]):
+            out.append(f"nobody was selected at '{name}' in {outcomes_file}: an audit of an empty selection "
+                       "says nothing (drop the column if that stage has not happened yet)")
+        if k:
+            prev = stages[names[k - 1]]
+            bad = [i for i, a, b in zip(ids, prev, stages[name]) if b and not a]
+            if bad:
+                out.append(f"the funnel does not reconcile: {len(bad)} application(s) reached '{name}' without '{names[k - 1]}' in "
+                           f"{outcomes_file}: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}")
+    return out
 
 
 def audit_command(
@@ -166,8 +183,9 @@ def audit_command(
         records_list, _ = read_equality_csv(equality, id_col=id_col, ethnic_col=ethnic_col)
         records = {r.application_id: r for r in records_list}
         codes, sexes, join_findings = join(ids, records, outcomes_file=outcomes.name, equality_file=equality.name)
+        join_findings += funnel_findings(ids, stages, outcomes_file=outcomes.name)
         result = run_audit(stages, codes, config=cfg, sex=sexes)
-        decision, reasons = decide(result, [f"data does not reconcile: {r}" for r in join_findings])
+        decision, reasons = decide(result, join_findings)
         figures = clean(result.to_dict())
     except VbrError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
