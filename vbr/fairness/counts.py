@@ -317,7 +317,7 @@ def count(
 def _category(values: Any, n: int, *, field: str, missing: str | None) -> tuple[np.ndarray, tuple[str, ...], bool]:
     if values is None:
         return np.zeros(n, dtype=np.int64), ("all",), False
-    idx, labels = parse_codes(values, field=field)
+    idx, labels = parse_codes(values, field=field, upper=False)
     if len(idx) != n:
         raise ValidationFailed(f"{len(idx)} {field} values but {n} group codes", field=field)
     if None in labels:
@@ -348,7 +348,7 @@ _SEX = {"F": "Female", "FEMALE": "Female", "WOMAN": "Female", "M": "Male", "MALE
 def _sex_label(s: str | None) -> str:
     if s is None:
         return UNKNOWN
-    return _SEX.get(s, s.title())
+    return _SEX.get(s.upper(), s)
 
 
 def stage_arrays(counts: AuditCounts) -> list[tuple[str, str]]:

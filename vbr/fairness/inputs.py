@@ -123,14 +123,14 @@ def _outcome_value(u: Any) -> bool | None:
     return None
 
 
-def _code_text(u: Any) -> tuple[str, str | None]:
+def _code_text(u: Any, upper: bool = True) -> tuple[str, str | None]:
     """(kind, text): kind is 'text', 'number', 'missing' or 'bad'."""
     if _is_missing(u):
         return "missing", None
     if isinstance(u, (bool, np.bool_)):
         return "bad", None
     if isinstance(u, str):
-        s = u.strip().upper()
+        s = u.strip().upper() if upper else u.strip()
         return ("text", s) if s else ("missing", None)
     if isinstance(u, numbers.Integral):
         return "number", str(int(u))
@@ -140,14 +140,16 @@ def _code_text(u: Any) -> tuple[str, str | None]:
     return "bad", None
 
 
-def parse_codes(values: Any, *, field: str = "groups", known: Iterable[str] = ()) -> tuple[np.ndarray, list[str | None]]:
+def parse_codes(values: Any, *, field: str = "groups", known: Iterable[str] = (),
+                upper: bool = True) -> tuple[np.ndarray, list[str | None]]:
     """Index of each row into a list of normalised distinct codes (``None`` = missing).
 
-    ``known`` lists codes that a number may stand for when numbers and text are mixed.
+    ``known`` lists codes that a number may stand for when numbers and text are mixed;
+    ``upper=False`` keeps the case of text labels (strata, sex) and only strips spaces.
     """
     arr = as_array(values, field=field)
     codes, uniques = _factorize(arr)
-    kinds = [_code_text(u) for u in uniques]
+    kinds = [_code_text(u, upper) for u in uniques]
     for k, (kind, _) in enumerate(kinds):
         if kind == "bad":
             raise ValidationFailed(f"value {uniques[k]!r} ({type(uniques[k]).__name__}) is not a category code",
