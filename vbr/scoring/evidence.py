@@ -180,6 +180,7 @@ class _Phrase:
     text: str
     stems: tuple[str, ...]  # content stems in order
     prefix: str | None      # the last word as typed: also matches words starting with it
+    has_negator: bool = False  # "not my job": the negation is part of the indicator
 
 
 PREFIX_MIN = 4  # "escalat" matches "escalated"/"escalation"; "pain" matches "painful"
@@ -197,28 +198,42 @@ def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(t.stem for t in content), prefix
 
 
-_COMPILED: dict[tuple[str, str, int], dict[str, list[_Phrase]]] = {}
+@dataclass
+class _ValueMatcher:
+    phrases: list[_Phrase]
+    by_first: dict[str, list[int]]   # first content stem -> phrase numbers
+    by_prefix: dict[str, list[int]]  # one-word phrases: the word as typed -> phrase numbers
+
+
+_COMPILED: dict[int, tuple[Rubric, dict[str, _ValueMatcher]]] = {}
 _LOCK = threading.Lock()
 
 
-def _compiled(rubric: Rubric) -> dict[str, list[_Phrase]]:
-    key = (rubric.id, rubric.version, id(rubric))
+def _compiled(rubric: Rubric) -> dict[str, _ValueMatcher]:
     with _LOCK:
-        got = _COMPILED.get(key)
-        if got is None:
-            got = {}
-            for value in rubric.values:
-                phrases = []
-                for ind in value.indicators:
-                    for p in ind.phrases:
-                        stems, prefix = _phrase_parts(p)
-                        if stems:
-                            phrases.append(_Phrase(ind, p, stems, prefix))
-                got[value.id] = phrases
-            if len(_COMPILED) > 64:
-                _COMPILED.clear()
-            _COMPILED[key] = got
-    return got
+        got = _COMPILED.get(id(rubric))
+        if got is not None and got[0] is rubric:
+            return got[1]
+        out: dict[str, _ValueMatcher] = {}
+        for value in rubric.values:
+            phrases: list[_Phrase] = []
+            by_first: dict[str, list[int]] = {}
+            by_prefix: dict[str, list[int]] = {}
+            for ind in value.indicators:
+                for p in ind.phrases:
+                    stems, prefix = _phrase_parts(p)
+                    if not stems:
+                        continue
+                    n = len(phrases)
+                    phrases.append(_Phrase(ind, p, stems, prefix, any(_is_negator(x) for x in stems)))
+                    by_first.setdefault(stems[0], []).append(n)
+                    if prefix is not None and len(stems) == 1:
+                        by_prefix.setdefault(prefix, []).append(n)
+            out[value.id] = _ValueMatcher(phrases, by_first, by_prefix)
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        _COMPILED[id(rubric)] = (rubric, out)
+        return out
 
 
 # --------------------------------------------------------------------------- matching
@@ -238,6 +253,7 @@ class _SentenceIndex:
             by_raw.setdefault(t.raw, []).append(i)
         self.by_raw = by_raw
         self.raws = sorted(by_raw)
+        self.prefixes = {r[:k] for r in by_raw for k in range(PREFIX_MIN, len(r) + 1)}
 
     def positions(self, stem_: str, prefix: str | None) -> list[int]:
         found = self.by_stem.get(stem_, [])
@@ -333,21 +349,32 @@ class ValueAnalysis:
         return len(self.negated_negative) + len(self.negated_positive)
 
 
-def _find(text: str, phrases: list[_Phrase], sentences: list[tuple[int, int]] | None = None
-          ) -> list[tuple[_Phrase, int, int, bool]]:
-    """All matches ``(phrase, start, end, negated)`` of ``phrases`` in ``text``."""
-    found = []
-    if not phrases:
-        return found
+_Prepared = list[tuple[list[Token], _SentenceIndex]]
+
+
+def _prepare(text: str, sentences: list[tuple[int, int]] | None = None) -> _Prepared:
+    """Tokenise and index each sentence once; every value's indicators are matched against it."""
+    out = []
     for s_start, s_end in sentences if sentences is not None else split_sentences(text):
         toks = tokenize(text, s_start, s_end)
-        if not toks:
-            continue
-        idx = _SentenceIndex(toks)
-        for p in phrases:
-            has_neg = any(_is_negator(s) for s in p.stems)
+        if toks:
+            out.append((toks, _SentenceIndex(toks)))
+    return out
+
+
+def _find(text: str, matcher: _ValueMatcher, prepared: _Prepared) -> list[tuple[_Phrase, int, int, bool]]:
+    """All matches ``(phrase, start, end, negated)`` of one value's phrases in ``text``."""
+    found = []
+    for toks, idx in prepared:
+        cands: set[int] = set()
+        for st in idx.by_stem.keys() & matcher.by_first.keys():
+            cands.update(matcher.by_first[st])
+        for pre in idx.prefixes & matcher.by_prefix.keys():
+            cands.update(matcher.by_prefix[pre])
+        for n in sorted(cands):
+            p = matcher.phrases[n]
             for first, last in _match_phrase(p, idx):
-                neg = _negated(text, toks, first, last, has_neg)
+                neg = _negated(text, toks, first, last, p.has_negator)
                 found.append((p, toks[first].start, toks[last].end, neg))
     return found
 
@@ -382,17 +409,17 @@ def _level_and_confidence(value: Value, lo: int, hi: int, n_pos: int, n_neg: int
     return s, level, round(max(0.05, min(0.95, conf)), 3)
 
 
-def analyse_value(rubric: Rubric, value_id: str, text: str,
-                  sentences: list[tuple[int, int]] | None = None) -> ValueAnalysis:
+def analyse_value(rubric: Rubric, value_id: str, text: str, prepared: _Prepared | None = None
+                  ) -> ValueAnalysis:
     """Match one value's indicators in ``text`` and score the balance."""
     value = rubric.value(value_id)
-    phrases = _compiled(rubric)[value_id]
-    matches = _find(text, phrases, sentences)
+    matcher = _compiled(rubric)[value_id]
+    matches = _find(text, matcher, prepared if prepared is not None else _prepare(text))
     pos, neg, negneg, negpos = set(), set(), set(), set()
     spans: list[EvidenceSpan] = []
     per_ind: dict[str, int] = {}
     seen: set[tuple[int, int, str]] = set()
-    for p, start, end, negated in sorted(matches, key=lambda m: (m[1], m[2])):
+    for p, start, end, negated in sorted(matches, key=lambda m: (m[1], m[2], m[0].indicator.id, m[0].text)):
         ind = p.indicator
         if ind.polarity is Polarity.positive:
             (negpos if negated else pos).add(ind.id)
@@ -421,18 +448,18 @@ class EvidenceScorer:
 
     def score(self, rubric: Rubric, question: Question, text: str) -> list[ValueScore]:
         text = text or ""
-        sentences = split_sentences(text)
+        prepared = _prepare(text)
         out = []
         for value_id in question.values:
-            a = analyse_value(rubric, value_id, text, sentences)
+            a = analyse_value(rubric, value_id, text, prepared)
             out.append(ValueScore(value_id=value_id, level=a.level, confidence=a.confidence,
                                   evidence=a.evidence))
         return out
 
     def explain(self, rubric: Rubric, question: Question, text: str) -> list[ValueAnalysis]:
         """The full analysis per value (distinct indicators found, strength, level)."""
-        sentences = split_sentences(text or "")
-        return [analyse_value(rubric, v, text or "", sentences) for v in question.values]
+        prepared = _prepare(text or "")
+        return [analyse_value(rubric, v, text or "", prepared) for v in question.values]
 
 
 # --------------------------------------------------------------------------- features
@@ -457,10 +484,10 @@ def evidence_features(rubric: Rubric, texts: Iterable[str], value_ids: Sequence[
     rows = []
     for text in texts:
         text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
-        sentences = split_sentences(text)
+        prepared = _prepare(text)
         row = []
         for v in ids:
-            a = analyse_value(rubric, v, text, sentences)
+            a = analyse_value(rubric, v, text, prepared)
             row.extend((len(a.positive), len(a.negative), a.n_negated, a.level))
         rows.append(row)
     return np.asarray(rows, dtype=float).reshape(len(rows), 4 * len(ids))

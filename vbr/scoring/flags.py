@@ -202,13 +202,18 @@ _OTHER_STOP = frozenset(
 ) - _EN_STOP
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+
+
 def english_signal(text: str) -> dict[str, float]:
     """Share of English function words, other-language function words and Latin-script letters."""
     words = _words(text)
-    letters = [c for c in text if c.isalpha()]
-    latin = sum(1 for c in letters if ord(c) < 0x250) / len(letters) if letters else 1.0
+    n_letters = len(_LETTER.findall(text))
+    latin = len(_LATIN.findall(text)) / n_letters if n_letters else 1.0
     n = len(words) or 1
     return {
+        "letters": float(n_letters),
         "words": float(len(words)),
         "english": sum(w in _EN_STOP for w in words) / n,
         "other": sum(w in _OTHER_STOP for w in words) / n,
@@ -218,7 +223,7 @@ def english_signal(text: str) -> dict[str, float]:
 
 def _looks_not_english(text: str, cfg: FlagConfig) -> tuple[bool, dict[str, float]]:
     sig = english_signal(text)
-    letters = sum(c.isalpha() for c in text)
+    letters = sig["letters"]
     if letters >= 20 and sig["latin"] < 0.5:
         return True, sig
     if sig["words"] < cfg.not_english_min_words:

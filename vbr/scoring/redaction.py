@@ -15,6 +15,7 @@ Placeholders: ``[NAME]``, ``[EMAIL]``, ``[PHONE]``, ``[NHS_NUMBER]``, ``[POSTCOD
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -193,6 +194,16 @@ def _alternation(variants: list[str]) -> str:
     return "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in variants)
 
 
+@functools.lru_cache(maxsize=4096)
+def _name_patterns(names: tuple[str, ...]) -> tuple[re.Pattern | None, re.Pattern | None]:
+    always, capital_only = _name_variants(names)
+    a = re.compile(rf"{_NOT_W_BEFORE}(?:{_alternation(always)}){_NOT_W_AFTER}{_POSSESSIVE}", re.I) \
+        if always else None
+    c = re.compile(rf"{_NOT_W_BEFORE}(?:{_alternation(capital_only)}){_NOT_W_AFTER}{_POSSESSIVE}") \
+        if capital_only else None
+    return a, c
+
+
 class CandidateNameRedactor:
     """The candidate's own name(s), passed separately by the ATS: full name and each part."""
 
@@ -200,19 +211,11 @@ class CandidateNameRedactor:
     order = 20
 
     def redact(self, text: str, names: Sequence[str] = ()) -> Redaction:
-        always, capital_only = _name_variants(names)
         found: list[tuple[str, str]] = []
         col = _Collector("NAME", found)
-        if always:
-            pat = re.compile(
-                rf"{_NOT_W_BEFORE}(?:{_alternation(always)}){_NOT_W_AFTER}{_POSSESSIVE}", re.I
-            )
-            text = col.sub(pat, text, keep_possessive=True)
-        if capital_only:
-            pat = re.compile(
-                rf"{_NOT_W_BEFORE}(?:{_alternation(capital_only)}){_NOT_W_AFTER}{_POSSESSIVE}"
-            )
-            text = col.sub(pat, text, keep_possessive=True)
+        for pat in _name_patterns(tuple(n for n in names if n)):
+            if pat is not None:
+                text = col.sub(pat, text, keep_possessive=True)
         if found:
             text = _collapse_names(text)
         return Redaction(text, tuple(found))
