@@ -166,10 +166,13 @@ async def idempotent(request: Request, idempotency_key: str | None = Header(
                                         or not idempotency_key.isascii()):
         raise Problem(400, "Bad idempotency key", f"{HEADER} must be 1-{MAX_KEY} printable ASCII characters",
                       kind="bad-idempotency-key", field=HEADER)
-    body = await request.body()
-    digest = hashlib.sha256(request.method.encode() + b"\n" + request.url.path.encode() + b"\n"
-                            + canonical(body)).hexdigest()
+    digest = request_digest(request.method, request.url.path, await request.body())
     return Idempotent(request.app.state.idempotency, idempotency_key, request.method, request.url.path, digest)
+
+
+def request_digest(method: str, path: str, body: bytes) -> str:
+    """What identifies "the same request" for a key: method, path and the canonical JSON body."""
+    return hashlib.sha256(method.encode() + b"\n" + path.encode() + b"\n" + canonical(body)).hexdigest()
 
 
 class WriteLock:

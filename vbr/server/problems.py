@@ -103,6 +103,10 @@ def from_validation_error(exc: RequestValidationError) -> Problem:
         where = (e.get("ctx") or {}).get("error", "")
         return Problem(400, "Malformed JSON", f"the request body is not valid JSON: {where}".rstrip(": "),
                        kind="malformed-json", hint="send a JSON document with Content-Type: application/json")
+    if len(errors) == 1 and tuple(errors[0].get("loc", ())) == ("body",) and errors[0].get("type") in (
+            "model_attributes_type", "dict_type", "model_type"):
+        return Problem(422, "Invalid input", "the request body must be a JSON object", kind="validation",
+                       field="body", hint="send a JSON object with Content-Type: application/json")
     # never echo the submitted values back: they may be answers or equality data
     items = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
     first = items[0] if items else {"loc": "", "msg": "invalid"}

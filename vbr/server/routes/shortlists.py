@@ -16,6 +16,7 @@ from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, OFFICER, RECRUITER, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
+from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import AuditOut, GateDecisionOut, ReleaseIn, ReleaseOut, ShortlistIn, ShortlistStatus
 
@@ -76,6 +77,11 @@ def release(request: Request, body: ReleaseIn | None = None, shortlist_id: int =
     def run():
         scope.shortlist(vbr, who, shortlist_id)
         with writing(request):
+            st = vbr.status(shortlist_id)
+            if who.role != OFFICER and not st["released"] and st["decision"] != "PASS":
+                raise Problem(403, "Forbidden", f"shortlist {shortlist_id} is held by the gate ({st['decision']}); "
+                              "only an equality officer may release it, with a justification", kind="held-by-gate",
+                              hint="ask an equality officer to review the audit and release it")
             ids = vbr.release(shortlist_id, actor=who.actor, role=who.role, justification=body.justification)
         return 200, {"shortlist_id": shortlist_id, "released": True, "application_ids": ids}
     return idem.run(who, run)
