@@ -88,3 +88,12 @@ def test_wres_relative_likelihood_small_shortlist():
     assert ind["ci_low"] < 1 < ind["ci_high"]
     assert ind["verdict"] == "white_more_likely_not_significant"
     assert result.outcome is Decision.REVIEW
+
+
+def test_all_pairs_family_allows_for_choosing_the_highest_group():
+    # two groups: one pair, tested two-sided (twice the one-sided p); the verdict stands
+    result = selection_audit(*rows(12, 40, 48, 80), config={"test_family": "all_pairs"})
+    r = low_row(result)
+    assert r.p_value == pytest.approx(0.0017046, abs=5e-8)
+    assert r.p_adjusted == pytest.approx(2 * r.p_value)
+    assert r.verdict == "adverse_impact_significant"

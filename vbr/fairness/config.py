@@ -15,6 +15,10 @@ class AuditConfig(BaseModel):
     ratio_threshold: float = Field(0.80, gt=0, le=1, description="impact ratio below which a group is flagged (four-fifths)")
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level, after adjustment")
     adjustment: Literal["holm", "bh", "none"] = Field("holm", description="multiple-comparison adjustment across groups")
+    test_family: Literal["comparison", "all_pairs"] = Field(
+        "comparison", description="adjust over the G-1 tests against the comparison group (default), or over all "
+                                  "pairs of groups, which allows for the comparison group being chosen as the highest "
+                                  "rate (fewer false findings with many groups, less power)")
     test: Literal["fisher", "fisher_midp", "boschloo"] = Field(
         "fisher", description="one-sided test of a lower rate; boschloo is exact-unconditional and slow")
     rate_interval: Literal["wilson", "clopper_pearson"] = "wilson"

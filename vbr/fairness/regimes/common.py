@@ -90,7 +90,8 @@ def analyse(
         rows.append(row)
 
     ref_rate = float(rate[ref]) if ref is not None else None
-    method = {"comparison": how, "test": cfg.test, "adjustment": cfg.adjustment, "alpha": cfg.alpha,
+    method = {"comparison": how, "test": cfg.test, "adjustment": cfg.adjustment, "test_family": cfg.test_family,
+              "alpha": cfg.alpha,
               "ratio_threshold": cfg.ratio_threshold, "rate_interval": cfg.rate_interval,
               "ratio_interval": "Koopman score", "detectable_ratio": "normal approximation, one-sided",
               "confidence": cfg.confidence, "power": cfg.power}
@@ -179,6 +180,27 @@ def _reference(groups, n, rate, compared, cfg: AuditConfig, reference: str | Non
     return int(best), note
 
 
+def _all_pairs_adjusted(idx, ref, n, x, cfg: AuditConfig) -> np.ndarray:
+    """Adjusted p of each group vs ``ref`` within the family of all pairs of compared groups.
+
+    The comparison group is picked *because* its rate is highest, so tests against it are a
+    data-selected subset of all pairwise comparisons. Adjusting over every pair (each tested
+    two-sided: twice the one-sided p in the observed direction, capped at 1) keeps the
+    family-wise error at alpha; ``test_family="comparison"`` adjusts over the G−1 tests only.
+    """
+    members = np.r_[idx, ref]
+    i, j = np.triu_indices(members.size, k=1)
+    a, b = members[i], members[j]
+    ra, rb = x[a] / n[a], x[b] / n[b]
+    lo, hi = np.where(ra <= rb, a, b), np.where(ra <= rb, b, a)
+    p = np.minimum(1.0, 2 * stats.lower_rate_test(x[lo], n[lo], x[hi], n[hi], cfg.test))
+    adj = stats.adjust_pvalues(p, cfg.adjustment)
+    out = np.empty(idx.size)
+    for k, g in enumerate(idx):
+        out[k] = adj[np.flatnonzero(((a == g) & (b == ref)) | ((a == ref) & (b == g)))[0]]
+    return out
+
+
 def _compare(rows, idx, ref, n, x, cfg: AuditConfig, thr: str) -> None:
     n1, x1 = n[idx], x[idx]
     n2, x2 = np.full(idx.size, n[ref]), np.full(idx.size, x[ref])
@@ -186,7 +208,10 @@ def _compare(rows, idx, ref, n, x, cfg: AuditConfig, thr: str) -> None:
     ratio = (x1 / n1) / p2
     lo, hi = stats.koopman_ratio_interval(x1, n1, x2, n2, cfg.confidence)
     p = stats.lower_rate_test(x1, n1, x2, n2, cfg.test)
-    padj = stats.adjust_pvalues(p, cfg.adjustment)
+    if cfg.test_family == "all_pairs":
+        padj = np.maximum(p, _all_pairs_adjusted(idx, ref, n, x, cfg))
+    else:
+        padj = stats.adjust_pvalues(p, cfg.adjustment)
     with np.errstate(all="ignore"):
         factor = np.where(p > 0, padj / p, 1.0)
     det = stats.detectable_ratio(n1, n2, p2, alpha=cfg.alpha, power=cfg.power)
