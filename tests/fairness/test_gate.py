@@ -314,3 +314,31 @@ def test_release_keeps_any_proposed_order(env):
         assert result.decision is Decision.REVIEW
         assert gate.release(result.shortlist_id, actor="officer", role="equality_officer",
                             justification=JUSTIFICATION) == proposed
+
+
+def test_a_plugin_regime_from_the_gates_own_plugin_system(tmp_path):
+    """A regime registered by a plugin of the gate's plugin system is used (not only built-ins)."""
+    from vbr.fairness.regimes.ugesp import UGESP
+
+    class Strict(UGESP):
+        id = "strict-trust"
+        title = "Trust policy: four-fifths at 0.9"
+
+        def audit(self, counts, config, *, grouping, reference=None):
+            return super().audit(counts, config.model_copy(update={"ratio_threshold": 0.9}),
+                                 grouping=grouping, reference=reference)
+
+    class TrustPlugin:
+        @hookimpl
+        def vbr_register_regimes(self):
+            return [Strict()]
+
+    store = Store(f"sqlite:///{tmp_path / 'vbr.sqlite'}")
+    equality = EqualityStore(f"sqlite:///{tmp_path / 'eq.sqlite'}")
+    gate = ShortlistGate(store, equality, config=GateConfig(regime="strict-trust"),
+                         plugins=build(load_entrypoints=False, extra_plugins=(TrustPlugin(),)))
+    ids = make_campaign(store, equality, "c-plug", {"A": (100, 50), "N": (100, 42)})  # ratio 0.84
+    result = gate.propose("c-plug", ids, actor="r")
+    assert result.figures["regime"] == "strict-trust"
+    assert result.figures["audit"]["regime"]["id"] == "strict-trust"
+    assert result.decision is not Decision.PASS  # 0.84 is under the trust's 0.9 line

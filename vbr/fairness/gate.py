@@ -282,15 +282,22 @@ class ShortlistGate:
 
     def _regime(self) -> str:
         """Check the configured regime (plugin registry) and grouping exist; return the regime id."""
-        from vbr.fairness.groupings import resolve_grouping
-
-        resolve_grouping(self.config.grouping)  # NotFound / ValidationFailed naming the grouping
+        self._grouping()  # NotFound / ValidationFailed naming the grouping
         regimes = self.plugins.registry("regimes")
         if self.config.regime not in regimes:
             raise ValidationFailed(
                 f"no audit regime '{self.config.regime}'", field="regime",
                 hint=f"installed regimes: {', '.join(sorted(regimes)) or 'none'} (see `vbr plugins`)")
         return self.config.regime
+
+    def _grouping(self):
+        """The configured grouping: registered by a plugin of this gate's plugin system, built in, or a file."""
+        from vbr.fairness.groupings import resolve_grouping
+
+        registered = self.plugins.registry("groupings")
+        if isinstance(self.config.grouping, str) and self.config.grouping in registered:
+            return registered[self.config.grouping]
+        return resolve_grouping(self.config.grouping)
 
     def _audit(self, shortlist_id: int, applicants: list[str], proposed: list[str],
                later: Mapping[str, Sequence[str]] | None, *, actor: str) -> tuple[Any, dict[str, int]]:
@@ -301,8 +308,10 @@ class ShortlistGate:
         for name, ids in [(SHORTLISTED, proposed), *(later or {}).items()]:
             chosen = set(ids)
             stages[name] = [a in chosen for a in applicants]
+        # the regime and grouping objects come from this gate's plugin system, not the process-wide one
         result = run_audit(stages, codes, config=self.config,
-                           sex=sexes if any(s is not None for s in sexes) else None)
+                           sex=sexes if any(s is not None for s in sexes) else None,
+                           regime=self.plugins.registry("regimes")[self.config.regime], grouping=self._grouping())
         declared = sum(1 for c in codes if c)
         return result, {"applicants": len(applicants), "with_record": len(records), "with_code": declared}
 
@@ -407,12 +416,14 @@ class ShortlistGate:
 
 
 def run_audit(stages: Mapping[str, Sequence[bool]], codes: Sequence[str | None], *, config: GateConfig,
-              sex: Sequence[str | None] | None = None) -> Any:
-    """Run :func:`vbr.fairness.selection_audit` on a funnel (stage name -> 0/1 per applicant)."""
+              sex: Sequence[str | None] | None = None, regime: Any = None, grouping: Any = None) -> Any:
+    """Run :func:`vbr.fairness.selection_audit` on a funnel (stage name -> 0/1 per applicant).
+
+    ``regime``/``grouping`` objects override the ids in ``config`` (already looked up)."""
     from vbr.fairness.audit import selection_audit
 
-    return selection_audit(dict(stages), list(codes), regime=config.regime, reference=config.reference,
-                           grouping=config.grouping, config=config.audit, sex=sex)
+    return selection_audit(dict(stages), list(codes), regime=regime or config.regime, reference=config.reference,
+                           grouping=grouping or config.grouping, config=config.audit, sex=sex)
 
 
 __all__ = ["GateConfig", "GateResult", "ShortlistGate", "decide", "reconcile", "run_audit", "clean"]
