@@ -102,6 +102,7 @@ def test_things_that_are_not_postcodes_or_addresses(text):
     ("Her home at 221B Baker Street was cold.", "Her home at [ADDRESS] was cold."),
     ("At 7 St Mary's Road, Bristol BS1 5TR.", "At [ADDRESS], Bristol [POSTCODE]."),
     ("I visited her at 3 Church Lane every week.", "I visited her at [ADDRESS] every week."),
+    ("I live in Flat 3, Rose Court, Leeds.", "I live in [ADDRESS], Rose Court, Leeds."),
 ])
 def test_street_addresses(text, expected):
     assert red(text) == expected
@@ -110,6 +111,7 @@ def test_street_addresses(text, expected):
 @pytest.mark.parametrize("text", [
     "I worked 12 hour shifts and 4 long days.", "I cared for 6 Patients on the Acute Medical Unit.",
     "We walked 2 miles to the Park.", "I have 10 years in Emergency Care.",
+    "In Room 12 Matron said no.", "We moved to Unit 4 Riverside wing.", "On Floor 2 The nurse came.",
 ])
 def test_false_addresses(text):
     assert red(text) == text

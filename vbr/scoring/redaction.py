@@ -302,9 +302,10 @@ class AddressRedactor:
     order = 50
     _re = re.compile(
         rf"(?<![\w£$€])(?:{_UNIT}?{_HOUSE}(?:{_CAP}\s+){{1,4}}(?:{_STREET_TYPES})\b\.?"
-        rf"|{_UNIT}(?=[A-Z]))"
+        rf"|(?:Flat|Apartment|Apt)\.?\s+\d{{1,4}}[A-Za-z]?(?=,?\s+[A-Z]))"
     )
-    # "Flat 3" on its own (before a house name) is still part of an address.
+    # "Flat 3" before a house or block name is part of an address; "Room 12" or "Unit 4" alone is
+    # hospital talk and stays.
 
     def redact(self, text: str, names: Sequence[str] = ()) -> Redaction:
         found: list[tuple[str, str]] = []
