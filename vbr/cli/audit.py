@@ -22,9 +22,6 @@ from vbr.errors import GateHeld, ValidationFailed, VbrError
 
 _TRUE = {"1", "true"}
 _FALSE = {"0", "false"}
-EXIT_HELP = ("Exit codes: 0 PASS; 6 the gate would hold the shortlist (REVIEW or BLOCK); "
-             "2 invalid input (the message names file, row and column); 4 file or grouping not found.")
-
 
 def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple[list[str], dict[str, list[bool]]]:
     """Ids in file order and ``{stage: [bool, ...]}`` in funnel order, or a ValidationFailed."""
@@ -228,4 +225,4 @@ def audit_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("audit", epilog=EXIT_HELP)(audit_command)
+    app.command("audit")(audit_command)

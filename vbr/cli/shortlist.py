@@ -145,7 +145,7 @@ def status(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/html to this file."),
 ) -> None:
     """Show a shortlist's gate decision, reasons, whether it was released, by whom and why.
-    ``--format html`` re-renders the audit report from the figures stored with the decision."""
+    With --format html, re-renders the audit report from the figures stored with the decision."""
     with vbr_errors():
         info = open_engine(db, equality_db, None).status(shortlist_id)
         if fmt in ("json", "html"):
