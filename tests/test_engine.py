@@ -1,0 +1,92 @@
+"""vbr.Engine end to end: the facade an ATS embeds, and the README's example."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from vbr.engine import Engine
+from vbr.errors import GateHeld, ValidationFailed
+from vbr.models import Decision
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return Engine(tmp_path / "e.sqlite")
+
+
+GOOD = ("A patient's daughter was upset about a delay. I sat with her, listened to her worries and "
+        "explained honestly what was happening, then involved her in the plan and checked she understood.")
+
+
+def _campaign(engine, n=40):
+    engine.create_campaign("c1", "Ward 7 HCA", "nhs-constitution", question_ids=["nhs-compassion-1"], actor="ats")
+    apps = [{"id": f"a{i:03d}", "campaign_id": "c1"} for i in range(n)]
+    answers = [{"application_id": f"a{i:03d}", "question_id": "nhs-compassion-1",
+                "text": GOOD if i % 2 else "I would do my job. My name is Jo Bloggs."} for i in range(n)]
+    engine.submit("c1", apps, answers, names={f"a{i:03d}": ["Jo Bloggs"] for i in range(n)})
+    return apps
+
+
+def test_names_are_redacted_before_storage_and_scoring(engine):
+    _campaign(engine, 4)
+    rows = engine.store.responses("c1")
+    assert "Jo Bloggs" in rows[0]["original_text"]
+    assert "Bloggs" not in rows[0]["redacted_text"] and "[NAME]" in rows[0]["redacted_text"]
+
+
+def test_scores_carry_evidence_and_override_keeps_history(engine):
+    _campaign(engine, 4)
+    scores = engine.score("c1")
+    strong = [s for s in scores if s.application_id == "a001" and s.value_id == "compassion"][0]
+    assert strong.level >= 2 and strong.evidence
+    text = engine.store.responses("c1")[1]["redacted_text"]
+    for span in strong.evidence:
+        assert text[span.start:span.end] == span.text
+    engine.override("a001", "nhs-compassion-1", "compassion", 4, actor="rec@trust", reason="specific and reflective")
+    history = engine.store.score_history("a001", "nhs-compassion-1", "compassion")
+    assert [h["source"] for h in history] == ["scorer", "override"]
+    assert history[0]["level"] == strong.level and history[1]["level"] == 4
+    assert history[1]["supersedes"] == history[0]["id"]
+    entry = list(engine.store.log.entries(action="score.overridden"))[-1]
+    assert entry.actor == "rec@trust" and entry.reason == "specific and reflective"
+    with pytest.raises(ValidationFailed, match="outside the rubric scale"):
+        engine.override("a001", "nhs-compassion-1", "compassion", 9, actor="rec@trust", reason="typo here")
+
+
+def test_submit_rejects_unknown_question_and_stores_nothing(engine):
+    _campaign(engine, 2)
+    before = len(engine.store.responses("c1"))
+    with pytest.raises(ValidationFailed, match="not part of campaign"):
+        engine.submit("c1", [{"id": "z1", "campaign_id": "c1"}],
+                      [{"application_id": "z1", "question_id": "nhs-compassion-2", "text": "x"}])
+    assert len(engine.store.responses("c1")) == before
+    assert "z1" not in engine.store.application_ids("c1")
+
+
+def test_shortlist_goes_through_the_gate(engine):
+    apps = _campaign(engine, 40)
+    engine.add_equality_records([{"application_id": a["id"], "ethnic_code": "A" if i < 30 else "N"}
+                                 for i, a in enumerate(apps)], actor="ats")
+    engine.score("c1")
+    result = engine.propose_shortlist("c1", top=10, actor="rec@trust")
+    assert result.decision in (Decision.PASS, Decision.REVIEW, Decision.BLOCK)
+    assert result.application_ids == [a for a, _ in engine.rank("c1")[:10]]
+    if result.decision is not Decision.PASS:
+        with pytest.raises(GateHeld):
+            engine.release(result.shortlist_id, actor="ats-user", role="ats")
+        released = engine.release(result.shortlist_id, actor="eo@trust", role="equality_officer",
+                                  justification="Reviewed the figures and the scoring evidence in full.")
+        assert released == result.application_ids
+    assert engine.store.log.verify().ok
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["ids"] == ["app-1"]
