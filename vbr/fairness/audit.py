@@ -62,7 +62,38 @@ class AuditResult:
                             for s in range(len(self.counts.strata))]}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (no NaN or inf: absent figures are None with a ``why_missing`` reason)."""
+        """The audit as plain JSON types (no NaN or inf: absent figures are None, with the reason
+        in the row's ``why_missing``). Shape (schema 1)::
+
+            schema: 1
+            regime: {id, title}
+            grouping: {id, title, source, groups: {group: [codes]}}
+            config: AuditConfig fields
+            n_rows: int; stages: ["applied", "shortlisted", ...]
+            outcome: "PASS" | "REVIEW" | "BLOCK"        # suggested gate decision
+            reasons: [str]                              # why that outcome, in words
+            findings: [{code, severity: block|review|info, message, stage, group, count, row}]
+            data_quality: {funnel_reconciles: bool,
+                           unknown_codes: {stage: {raw code ("" = blank): count}},
+                           declaration_rate: {stage: float | None}}
+            results: [ # one per table x stage transition
+                {table, from_stage, stage, reference, reference_rate, total, unknown, declaration_rate,
+                 outcome, reasons, method: {...},
+                 groups: [{group, label, applicants, selected, rate, rate_ci: [lo, hi], impact_ratio,
+                           ratio_ci: [lo, hi|None], p_value, p_adjusted, detectable_ratio, flip_flop,
+                           shortfall, share, is_reference, excluded, verdict, verdict_text,
+                           outcome, why_missing: {field: reason}, stratified: {...} | None}]}]
+            tables: regime extras (LL144 unknown_counts/score_median; WRES indicator_2 and
+                    relative_likelihood_by_stage)
+            notes: [str]
+            counts: {strata, groups, stages, reached: [{group: [count per stage]} per stratum]}
+            scores: None | {reference, comparison, median, groups: [...], human_vs_model?: {...}}
+            fairlearn_checked: bool; fairlearn_max_difference: float | None; fairlearn_note: str
+
+        Finding codes: ``funnel_does_not_reconcile`` (block), ``codes_not_in_grouping``,
+        ``low_declaration_rate``, ``no_known_category``, ``simpson``, ``heterogeneous_strata``
+        (review), ``unknown_codes``, ``no_one_selected`` (info), ``fairlearn_mismatch`` (block).
+        """
         c = self.counts
         data = {
             "schema": SCHEMA_VERSION,
