@@ -168,6 +168,10 @@ def test_cued_names():
     out = red("My colleague Aisha and a patient called Tomasz, with my manager, Joan Smith, agreed.")
     assert out == "My colleague [NAME] and a patient called [NAME], with my manager, [NAME], agreed."
     assert red("My colleague and I agreed.") == "My colleague and I agreed."
+    assert red("Her name was Adaeze and a man named Kofi came.") == "Her name was [NAME] and a man named [NAME] came."
+    for kept in ["I used a tool called SBAR.", "I reported it on a system called Datix.",
+                 "It is a condition called Sepsis."]:
+        assert red(kept) == kept
 
 
 def test_redact_answer_runs_in_order_and_keeps_replacements():

@@ -420,10 +420,16 @@ class TitledNameRedactor:
 
 
 _CUE_RE = re.compile(
-    r"(?<![\w])(?:my|our|the|a|her|his|their)\s+(?:colleague|manager|mentor|supervisor|patient|"
+    # "a patient called Tomasz", "a lady named Grace" (tried first: it is the longer cue)
+    r"(?<![\w])(?:(?:my|our|the|a|an|her|his|their)[ \t]+)?(?:man|woman|lady|gentleman|boy|girl|child|"
+    r"baby|patient|resident|client|person|colleague|nurse|doctor|student|relative|friend|someone|"
+    r"somebody|husband|wife|son|daughter)[ \t]+(?:called|named)[ \t]+"
+    # "my colleague Aisha", "our patient, Mr Jones"
+    r"|(?<![\w])(?:my|our|the|a|her|his|their)\s+(?:colleague|manager|mentor|supervisor|patient|"
     r"client|resident|friend|husband|wife|partner|son|daughter|mother|mum|father|dad|brother|"
     r"sister|neighbour|carer|team leader|line manager|preceptor|student)(?:s)?,?[ \t]+"
-    r"|(?<![\w])(?:called|named|name is|name was)[ \t]+",
+    # "her name was Adaeze"
+    r"|(?<![\w])(?:my|his|her|their|whose|your)[ \t]+name[ \t]+(?:is|was)[ \t]+",
     re.I,
 )
 
