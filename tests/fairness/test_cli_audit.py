@@ -277,3 +277,23 @@ def test_empty_selection_and_broken_funnel_block(cli, tmp_path):
     assert data["decision"] == "BLOCK"
     assert any("nobody was selected at 'shortlisted'" in r for r in data["reasons"])
     assert any("reached 'appointed' without 'shortlisted'" in r and "A-002" in r for r in data["reasons"])
+
+
+def test_scores_column_gives_distributions_and_ll144_scoring_rates(cli, tmp_path):
+    o, e = write_files(tmp_path, PASSING)
+    rows = open(o).read().splitlines()
+    rows = [rows[0] + ",score"] + [r + f",{(i * 7) % 5}" for i, r in enumerate(rows[1:])]
+    rows[6] = rows[6].rsplit(",", 1)[0] + ","  # one applicant not scored: blank
+    open(o, "w").write("\n".join(rows) + "\n")
+    result = audit(cli, o, e, "--score-col", "score", "--regime", "ll144", "--format", "json")
+    assert result.exit_code in (0, 6), result.output
+    data = json.loads(result.stdout)
+    assert data["audit"]["scores"]["groups"] and sum(g["unscored"] for g in data["audit"]["scores"]["groups"]) == 1
+    assert any("scoring rate" in r["table"] for r in data["audit"]["results"])
+    assert "score" not in data["audit"]["stages"]  # the score column is not a funnel stage
+    result = audit(cli, o, e, "--score-col", "score")
+    assert "Scores by group" in result.output and "SMD" in result.output
+    rows[7] = rows[7].rsplit(",", 1)[0] + ",high"
+    open(o, "w").write("\n".join(rows) + "\n")
+    result = audit(cli, o, e, "--score-col", "score")
+    assert result.exit_code == 2 and "'high' is not a number" in result.output

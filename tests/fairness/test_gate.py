@@ -160,6 +160,7 @@ def test_gate_never_reorders_or_changes_scores(env):
     assert released == proposed
     assert store.shortlist(result.shortlist_id)["application_ids"] == proposed
     assert store.current_scores("c-order") == before
+    assert result.figures["audit"]["scores"]["groups"]  # score distributions were audited, not changed
 
 
 @pytest.mark.parametrize("mutate, words", [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -23,8 +24,10 @@ from vbr.errors import GateHeld, ValidationFailed, VbrError
 _TRUE = {"1", "true"}
 _FALSE = {"0", "false"}
 
-def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple[list[str], dict[str, list[bool]]]:
-    """Ids in file order and ``{stage: [bool, ...]}`` in funnel order, or a ValidationFailed."""
+def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None, score_col: str | None = None
+                  ) -> tuple[list[str], dict[str, list[bool]], list[float] | None]:
+    """Ids in file order, ``{stage: [bool, ...]}`` in funnel order and the scores (NaN = not
+    scored) when ``score_col`` is given; or a ValidationFailed naming file, row and column."""
     fname = str(path)
     try:
         content = path.read_bytes().decode("utf-8-sig")
@@ -42,6 +45,12 @@ def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple
         raise ValidationFailed(f"no column '{id_col}' in the header (found: {', '.join(header)})", file=fname,
                                row=1, field=id_col, hint="name the id column with --id-col")
     id_i = lower.index(id_col.lower())
+    score_i = None
+    if score_col:
+        if score_col.lower() not in lower:
+            raise ValidationFailed(f"no score column '{score_col}' (found: {', '.join(header)})", file=fname,
+                                   row=1, field=score_col)
+        score_i = lower.index(score_col.lower())
     if stages:
         cols = []
         for s in stages:
@@ -50,12 +59,13 @@ def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple
                                        field=s, hint="pass the outcome columns with --stage, in funnel order")
             cols.append(lower.index(s.lower()))
     else:
-        cols = [i for i, h in enumerate(header) if i != id_i and h]
+        cols = [i for i, h in enumerate(header) if i not in (id_i, score_i) and h]
         if not cols:
             raise ValidationFailed("no outcome columns besides the id column", file=fname, row=1,
                                    hint="add a 0/1 column such as 'shortlisted'")
     names = [header[i] for i in cols]
     ids: list[str] = []
+    scores: list[float] = []
     out: dict[str, list[bool]] = {n: [] for n in names}
     seen: dict[str, int] = {}
     problems: list[VbrError] = []
@@ -90,7 +100,18 @@ def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple
                                          field=name, hint="every stage column holds 0/1 or true/false"))
                 break
         else:
+            score = math.nan
+            if score_i is not None and fields[score_i].strip():
+                try:
+                    score = float(fields[score_i])
+                except ValueError:
+                    score = None
+                if score is None or not math.isfinite(score):
+                    problems.append(VbrError(f"score {fields[score_i]!r} is not a number", file=fname, row=rowno,
+                                             field=header[score_i], hint="leave it blank if not scored"))
+                    continue
             ids.append(app_id)
+            scores.append(score)
             for name, v in zip(names, values):
                 out[name].append(v)
     if problems:
@@ -98,7 +119,7 @@ def read_outcomes(path: Path, *, id_col: str, stages: list[str] | None) -> tuple
                                problems=problems)
     if not ids:
         raise ValidationFailed("the outcomes file has no rows", file=fname, hint="one row per applicant")
-    return ids, out
+    return ids, out, (scores if score_i is not None else None)
 
 
 def join(ids: list[str], records: dict[str, Any], *, outcomes_file: str, equality_file: str) -> tuple[
@@ -145,6 +166,9 @@ def audit_command(
     ethnic_col: str = typer.Option("ethnic_code", "--ethnic-col", help="Ethnic code column in the equality file."),
     stage: Optional[list[str]] = typer.Option(
         None, "--stage", help="Outcome column, repeat in funnel order (default: every non-id column)."),
+    score_col: Optional[str] = typer.Option(
+        None, "--score-col", help="Numeric score column in the outcomes file (blank = not scored): score "
+        "distributions, standardised mean differences and LL144 scoring rates."),
     regime: str = typer.Option("ugesp", "--regime", help="ugesp, ll144, wres, or a plugin's regime."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Comparison group (default: highest rate)."),
     grouping: str = typer.Option("detailed", "--grouping", help="detailed, broad, wres, or a grouping file."),
@@ -176,12 +200,12 @@ def audit_command(
         if regime not in regimes:
             raise ValidationFailed(f"no audit regime '{regime}'", field="regime",
                                    hint=f"installed: {', '.join(sorted(regimes)) or 'none'}")
-        ids, stages = read_outcomes(outcomes, id_col=id_col, stages=stage)
+        ids, stages, scores = read_outcomes(outcomes, id_col=id_col, stages=stage, score_col=score_col)
         records_list, _ = read_equality_csv(equality, id_col=id_col, ethnic_col=ethnic_col)
         records = {r.application_id: r for r in records_list}
         codes, sexes, join_findings = join(ids, records, outcomes_file=outcomes.name, equality_file=equality.name)
         join_findings += funnel_findings(ids, stages, outcomes_file=outcomes.name)
-        result = run_audit(stages, codes, config=cfg, sex=sexes)
+        result = run_audit(stages, codes, config=cfg, sex=sexes, scores=scores)
         decision, reasons = decide(result, join_findings)
         figures = clean(result.to_dict())
     except VbrError as exc:

@@ -65,6 +65,8 @@ class GateConfig(BaseModel):
     audit: AuditConfig = Field(default_factory=AuditConfig, description="the audit's thresholds")
     officer_role: str = Field("equality_officer", description="the role allowed to override a held shortlist")
     min_justification_chars: int = Field(20, ge=1, description="shortest justification accepted for an override")
+    include_scores: bool = Field(True, description="audit each applicant's mean score level too (distributions, "
+                                 "standardised mean differences, LL144 scoring rates)")
     auto_release_on_pass: bool = Field(True, description="a PASS releases at once (else needs release())")
     override_data_block: bool = Field(
         False, description="allow an officer to release a shortlist whose figures do not reconcile "
@@ -309,7 +311,14 @@ class ShortlistGate:
             chosen = set(ids)
             stages[name] = [a in chosen for a in applicants]
         # the regime and grouping objects come from this gate's plugin system, not the process-wide one
-        result = run_audit(stages, codes, config=self.config,
+        scores = None
+        if self.config.include_scores:
+            levels: dict[str, list[int]] = {}
+            for row in self.store.current_scores(self.store.shortlist(shortlist_id)["campaign_id"]):
+                levels.setdefault(row["application_id"], []).append(row["level"])
+            if levels:  # mean current level; unscored applicants are NaN (counted, never imputed)
+                scores = [sum(levels[a]) / len(levels[a]) if a in levels else math.nan for a in applicants]
+        result = run_audit(stages, codes, config=self.config, scores=scores,
                            sex=sexes if any(s is not None for s in sexes) else None,
                            regime=self.plugins.registry("regimes")[self.config.regime], grouping=self._grouping())
         declared = sum(1 for c in codes if c)
@@ -416,14 +425,15 @@ class ShortlistGate:
 
 
 def run_audit(stages: Mapping[str, Sequence[bool]], codes: Sequence[str | None], *, config: GateConfig,
-              sex: Sequence[str | None] | None = None, regime: Any = None, grouping: Any = None) -> Any:
+              sex: Sequence[str | None] | None = None, regime: Any = None, grouping: Any = None,
+              scores: Sequence[float] | None = None) -> Any:
     """Run :func:`vbr.fairness.selection_audit` on a funnel (stage name -> 0/1 per applicant).
 
     ``regime``/``grouping`` objects override the ids in ``config`` (already looked up)."""
     from vbr.fairness.audit import selection_audit
 
     return selection_audit(dict(stages), list(codes), regime=regime or config.regime, reference=config.reference,
-                           grouping=grouping or config.grouping, config=config.audit, sex=sex)
+                           grouping=grouping or config.grouping, config=config.audit, sex=sex, scores=scores)
 
 
 __all__ = ["GateConfig", "GateResult", "ShortlistGate", "decide", "reconcile", "run_audit", "clean"]

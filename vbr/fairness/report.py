@@ -70,7 +70,31 @@ def _parts(audit: Mapping[str, Any]) -> dict[str, Any]:
         "grouping": (grouping.get("title") or grouping.get("id")) if isinstance(grouping, Mapping) else grouping,
         "fairlearn": audit.get("fairlearn_note"),
         "wres": _wres_rows(audit.get("tables") or {}),
+        "scores": _score_rows(audit.get("scores")),
     }
+
+
+def _num(x: Any, digits: int = 2) -> str:
+    return DASH if x is None else f"{x:.{digits}f}"
+
+
+def _score_rows(scores: Any) -> dict[str, Any] | None:
+    """Per-group score distributions and standardised mean differences, groups with scores only."""
+    if not isinstance(scores, Mapping) or not scores.get("groups"):
+        return None
+    rows = []
+    for g in scores["groups"]:
+        if not g.get("n") and not g.get("unscored"):
+            continue
+        rows.append({
+            "label": str(g.get("label") or g.get("group")), "n": g.get("n", 0), "unscored": g.get("unscored", 0),
+            "mean": _num(g.get("mean")), "sd": _num(g.get("sd")),
+            "median": _num(g.get("median")), "iqr": f"{_num(g.get('q1'))}–{_num(g.get('q3'))}" if g.get("q1") is not None else DASH,
+            "scoring_rate": fmt_rate(g.get("scoring_rate")), "smd": _num(g.get("smd")),
+            "is_reference": g.get("group") == scores.get("reference"),
+        })
+    return {"rows": rows, "median": _num(scores.get("median")),
+            "comparison": scores.get("comparison") or "", "reference": scores.get("reference")}
 
 
 def _wres_rows(tables: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -174,6 +198,7 @@ def view(audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = ()
         "findings": findings,
         "notes": notes,
         "wres": parts["wres"],
+        "scores": parts["scores"],
         "threshold": f"{threshold:.2f}",
     }
 
@@ -266,6 +291,16 @@ def render_console(console, audit: Mapping[str, Any], *, decision: str, reasons:
         for r in v["wres"]:
             table.add_row(r["transition"], r["white"], r["bme"], r["rl"], r["band"], r["verdict"],
                           style={"BLOCK": "red", "REVIEW": "yellow"}.get(r["outcome"], ""))
+        console.print(table)
+    if v["scores"]:
+        sc = v["scores"]
+        table = Table(title=f"Scores by group (whole-sample median {sc['median']}; SMD against the "
+                      f"{sc['comparison'] or 'comparison group'})", title_justify="left")
+        for col in ("group", "scored", "unscored", "mean", "SD", "median", "IQR", "above median", "SMD"):
+            table.add_column(col, justify="left" if col == "group" else "right")
+        for r in sc["rows"]:
+            table.add_row(r["label"] + (" (comparison)" if r["is_reference"] else ""), str(r["n"]),
+                          str(r["unscored"]), r["mean"], r["sd"], r["median"], r["iqr"], r["scoring_rate"], r["smd"])
         console.print(table)
     if v["findings"]:
         console.print("[bold]Findings[/]")
