@@ -81,6 +81,7 @@ class Engine:
                 raise ValidationFailed(f"application '{a.id}' names campaign '{a.campaign_id}'",
                                        field="campaign_id", hint=f"submit it to '{a.campaign_id}' instead")
         questions = set(campaign["question_ids"])
+        redactors = list(self.plugins.registry("redactors").values())  # built-ins and plugins alike
         rows = []
         for i, r in enumerate(responses):
             resp = r if isinstance(r, Response) else Response.model_validate(r)
@@ -90,7 +91,7 @@ class Engine:
             if resp.question_id not in questions:
                 raise ValidationFailed(f"question '{resp.question_id}' is not part of campaign '{campaign_id}'",
                                        row=i, field="question_id")
-            redacted = redact_answer(resp.text or "", (names or {}).get(resp.application_id, ())).text \
+            redacted = redact_answer(resp.text, (names or {}).get(resp.application_id, ()), redactors).text \
                 if resp.text is not None else None
             structured = None
             if resp.ranking is not None or resp.choices is not None or resp.rating is not None:
