@@ -60,6 +60,11 @@ def test_a_request_in_flight_gets_409(svc):
     assert r.status_code == 409 and r.headers["retry-after"] == "1"
     assert "still being processed" in r.json()["detail"]
     assert rows(svc, "applications") == 0
+    # a claim abandoned by a crashed process is given up after 5 minutes
+    svc.clock.advance(minutes=6)
+    r = svc.client.post(PATH, headers=svc.h("ats", **{"Idempotency-Key": "k-3", "Content-Type": "application/json"}),
+                        content=raw)
+    assert r.status_code == 201 and rows(svc, "applications") == 1
 
 
 def test_keys_expire_after_24_hours(svc, clock):

@@ -6,7 +6,8 @@
 * The same key with a different method, path or body is a 422 problem; a repeat that arrives
   while the first is still running is a 409 problem (retry later).
 * Keys are scoped to the API key that used them and expire after ``ttl`` (24 h by default),
-  measured with an injectable clock.
+  measured with an injectable clock. A claim left ``in_flight`` by a crashed process is
+  abandoned after ``in_flight_timeout`` (5 minutes), so the request can be retried.
 * Answers below 500 are stored (a refusal is an answer too); a 5xx releases the key so the
   request can be retried.
 
@@ -26,7 +27,6 @@ from typing import Any, Callable, ContextManager
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from vbr.errors import VbrError
 from vbr.server.keys import Clock, Principal
@@ -39,9 +39,11 @@ MAX_KEY = 255
 
 class IdempotencyStore:
     def __init__(self, engine: Engine, *, ttl: dt.timedelta, clock: Clock,
-                 lock: Callable[[], ContextManager[Any]] | None = None) -> None:
+                 lock: Callable[[], ContextManager[Any]] | None = None,
+                 in_flight_timeout: dt.timedelta = dt.timedelta(minutes=5)) -> None:
         self.engine = engine
         self.ttl = ttl
+        self.in_flight_timeout = in_flight_timeout
         self.clock = clock
         self.lock = lock or contextlib.nullcontext
 
@@ -49,41 +51,37 @@ class IdempotencyStore:
         return self.clock().astimezone(dt.timezone.utc)
 
     def claim(self, scope: str, key: str, method: str, path: str, digest: str) -> tuple[int, Any] | None:
-        """Claim ``key``: ``None`` when this request is first, else the stored ``(status, body)``."""
+        """Claim ``key``: ``None`` when this request is first, else the stored ``(status, body)``.
+
+        One transaction: forget the key if it expired (or its claim was abandoned by a crash more
+        than ``in_flight_timeout`` ago), insert the claim unless the key is there, read it if so.
+        """
         now = self._now()
         params = {"s": scope, "k": key, "m": method, "p": path, "h": digest, "now": now.isoformat(),
-                  "exp": (now + self.ttl).isoformat()}
-        for _ in range(3):
-            with self.lock():
-                with self.engine.begin() as conn:
-                    conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k"
-                                      " AND expires_at <= :now"), params)
-                try:
-                    with self.engine.begin() as conn:
-                        conn.execute(text(
-                            "INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state,"
-                            " created_at, expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"),
-                            params)
-                    return None
-                except SAIntegrityError:
-                    pass
-                with self.engine.connect() as conn:
-                    row = conn.execute(text(
-                        "SELECT method, path, request_hash, state, status, response FROM idempotency_keys"
-                        " WHERE scope=:s AND idem_key=:k"), params).first()
-            if row is None:
-                continue  # it expired and was removed between the two statements; claim again
-            if (row[0], row[1], row[2]) != (method, path, digest):
-                raise Problem(422, "Idempotency key reused", f"the {HEADER} '{key}' was used for a different "
-                              "request; a key may only repeat the same request", kind="idempotency-key-reused",
-                              field=HEADER, hint="use a new key for a new request")
-            if row[3] != "done":
-                raise Problem(409, "Request in flight", f"a request with {HEADER} '{key}' is still being "
-                              "processed", kind="idempotency-in-flight", headers={"Retry-After": "1"},
-                              hint="retry shortly with the same key to get its answer")
-            return int(row[4]), json.loads(row[5])
-        raise Problem(409, "Request in flight", f"{HEADER} '{key}' could not be claimed",
-                      kind="idempotency-in-flight", headers={"Retry-After": "1"})
+                  "exp": (now + self.ttl).isoformat(), "stale": (now - self.in_flight_timeout).isoformat()}
+        with self.lock(), self.engine.begin() as conn:
+            conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND (expires_at <= :now"
+                              " OR (state='in_flight' AND created_at <= :stale))"), params)
+            inserted = conn.execute(text(
+                "INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state, created_at,"
+                " expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"
+                " ON CONFLICT (scope, idem_key) DO NOTHING"), params).rowcount
+            if inserted == 1:
+                return None
+            row = conn.execute(text("SELECT method, path, request_hash, state, status, response FROM idempotency_keys"
+                                    " WHERE scope=:s AND idem_key=:k"), params).first()
+        if row is None:  # pragma: no cover - only if the row vanished inside our transaction
+            raise Problem(409, "Request in flight", f"{HEADER} '{key}' could not be claimed",
+                          kind="idempotency-in-flight", headers={"Retry-After": "1"})
+        if (row[0], row[1], row[2]) != (method, path, digest):
+            raise Problem(422, "Idempotency key reused", f"the {HEADER} '{key}' was used for a different "
+                          "request; a key may only repeat the same request", kind="idempotency-key-reused",
+                          field=HEADER, hint="use a new key for a new request")
+        if row[3] != "done":
+            raise Problem(409, "Request in flight", f"a request with {HEADER} '{key}' is still being "
+                          "processed", kind="idempotency-in-flight", headers={"Retry-After": "1"},
+                          hint="retry shortly with the same key to get its answer")
+        return int(row[4]), json.loads(row[5])
 
     def finish(self, scope: str, key: str, status: int, body: Any) -> None:
         with self.lock(), self.engine.begin() as conn:
