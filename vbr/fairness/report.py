@@ -12,6 +12,7 @@ never as NaN.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
@@ -71,7 +72,30 @@ def _parts(audit: Mapping[str, Any]) -> dict[str, Any]:
         "fairlearn": audit.get("fairlearn_note"),
         "wres": _wres_rows(audit.get("tables") or {}),
         "scores": _score_rows(audit.get("scores")),
+        "min_group_size": (audit.get("config") or {}).get("min_group_size"),
+        "funnel": funnel(audit),
     }
+
+
+def funnel(audit: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """People reaching each stage (all strata, every group and unknowns), with the declaration rate."""
+    counts = (audit or {}).get("counts") or {}
+    stages = list(counts.get("stages") or [])
+    totals = [0] * len(stages)
+    unknown = [0] * len(stages)
+    for stratum in counts.get("reached") or []:
+        for group, per_stage in stratum.items():
+            for i, n in enumerate(per_stage[:len(stages)]):
+                totals[i] += int(n or 0)
+                if group == "Unknown":
+                    unknown[i] += int(n or 0)
+    decl = ((audit or {}).get("data_quality") or {}).get("declaration_rate") or {}
+    out = []
+    for i, name in enumerate(stages):
+        out.append({"stage": name, "n": totals[i], "unknown": unknown[i], "declaration": fmt_rate(decl.get(name)),
+                    "of_previous": fmt_rate(totals[i] / totals[i - 1]) if i and totals[i - 1] else None,
+                    "percent": round(100 * totals[i] / totals[0]) if totals and totals[0] else 0})
+    return out
 
 
 def _num(x: Any, digits: int = 2) -> str:
@@ -130,6 +154,9 @@ def group_view(g: Mapping[str, Any]) -> dict[str, Any]:
         "ratio": (fmt_ratio(ratio) + fmt_ci(g.get("ratio_ci"), fmt_ratio)) if ratio is not None
         else _missing(g, "impact_ratio"),
         "ratio_value": ratio,
+        "ratio_lo": (g.get("ratio_ci") or [None, None])[0],
+        "ratio_hi": (list(g.get("ratio_ci") or [None, None]) + [None])[1],
+        "rate_value": rate,
         "p": fmt_p(g.get("p_value")) if g.get("p_value") is not None else DASH,
         "p_adj": fmt_p(g.get("p_adjusted")) if g.get("p_adjusted") is not None else DASH,
         "detectable": fmt_ratio(g.get("detectable_ratio")) if g.get("detectable_ratio") is not None else DASH,
@@ -152,11 +179,12 @@ def _value(x: Any) -> str:
     return str(getattr(x, "value", x) or "")
 
 
-def stage_view(st: Mapping[str, Any], *, threshold: float) -> dict[str, Any]:
+def stage_view(st: Mapping[str, Any], *, threshold: float, min_group_size: int | None = None) -> dict[str, Any]:
     everyone = [group_view(g) for g in st.get("groups", [])]
     groups = [g for g in everyone if g["applicants"] or g["is_reference"]]
     empty = [g["label"] for g in everyone if not (g["applicants"] or g["is_reference"])]
     decl = st.get("declaration_rate")
+    has_unknown = any(g["group"] == "Unknown" for g in groups)
     method = st.get("method") or {}
     return {
         "heading": f"{st.get('table', 'ethnicity')}: {st.get('from_stage', 'applied')} → {st.get('stage', 'selected')}",
@@ -173,7 +201,11 @@ def stage_view(st: Mapping[str, Any], *, threshold: float) -> dict[str, Any]:
         "reasons": list(st.get("reasons") or []),
         "outcome": _value(st.get("outcome")),
         "method": ", ".join(f"{k}: {v}" for k, v in method.items()) if isinstance(method, Mapping) else str(method),
-        "svg": impact_svg(groups, threshold=threshold),
+        "small": [g["label"] for g in groups if min_group_size and not g["is_reference"]
+                  and g["applicants"] < min_group_size],
+        "svg": impact_svg(groups, threshold=threshold, min_group_size=min_group_size,
+                          unknown=0 if has_unknown else (st.get("unknown") or 0), table=str(st.get("table", "group"))),
+        "unknown_row": not has_unknown,
     }
 
 
@@ -194,7 +226,10 @@ def view(audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = ()
         "decision": decision,
         "decision_words": DECISION_WORDS.get(decision, ""),
         "reasons": list(reasons),
-        "stages": [stage_view(s, threshold=threshold) for s in parts["stages"]],
+        "stages": [stage_view(s, threshold=threshold, min_group_size=parts["min_group_size"])
+                   for s in parts["stages"]],
+        "funnel": parts["funnel"],
+        "min_group_size": parts["min_group_size"],
         "findings": findings,
         "notes": notes,
         "wres": parts["wres"],
@@ -205,37 +240,111 @@ def view(audit: Mapping[str, Any], *, decision: str, reasons: Sequence[str] = ()
 
 # ---------------------------------------------------------------------------- SVG chart
 
+CHART_COLOURS = {"below": "#d5281b", "above": "#007f3b", "reference": "#768692", "ink": "#212b32",
+                 "grid": "#d8dde0", "muted": "#4c6272"}
 
-def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, width: int = 720) -> str:
-    """A horizontal bar per group with an impact ratio, and a dashed line at ``threshold``."""
-    rows = [g for g in groups if g.get("ratio_value") is not None]
-    if not rows:
+
+def _axis_max(rows: Sequence[Mapping[str, Any]], threshold: float) -> float:
+    """The axis runs from 0 to at least 1.25, far enough for every ratio and most intervals (max 3)."""
+    top = max([1.25, threshold] + [g["ratio_value"] for g in rows if g.get("ratio_value") is not None]
+              + [g["ratio_hi"] for g in rows if g.get("ratio_hi") is not None])
+    return min(3.0, math.ceil(top * 4) / 4)
+
+
+def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, width: int = 760,
+               min_group_size: int | None = None, unknown: int | None = None, table: str = "group") -> str:
+    """Impact ratio per group as a bar with its confidence interval, and a dashed line at ``threshold``.
+
+    Every group with applicants gets a row: groups without a ratio say why, groups smaller than
+    ``min_group_size`` are hatched and labelled "small group", and ``unknown`` (people with no
+    usable category) is a row of its own, counted but not compared. Colour is never the only
+    cue: each bar carries its value and "below 0.80" where it is. Self-contained SVG (no
+    scripts, no external references), sized by its viewBox so it scales and prints."""
+    rows = [g for g in groups if g.get("applicants") or g.get("is_reference")]
+    if not rows and not unknown:
         return ""
-    bar_h, gap, left, right, top = 18, 6, 270, 60, 24
-    top_value = max(1.0, threshold, *(g["ratio_value"] for g in rows))
-    scale = (width - left - right) / top_value
-    height = top + len(rows) * (bar_h + gap) + 24
-    x_line = left + threshold * scale
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="Impact ratio by group, with the {threshold:.2f} line">',
-             f'<text x="{left}" y="14">impact ratio (rate ÷ comparison group rate)</text>']
+    bar_h, gap, left, right, top = 20, 10, 250, 200, 44
+    axis_max = _axis_max(rows, threshold)
+    plot_w = width - left - right
+    scale = plot_w / axis_max
+    n_rows = len(rows) + (1 if unknown else 0)
+    height = top + n_rows * (bar_h + gap) + 34
+    x = lambda v: left + min(v, axis_max) * scale  # noqa: E731
+    c = CHART_COLOURS
+    desc = "; ".join(
+        f"{g['label']}: " + (f"{g['ratio_value']:.2f}" if g.get("ratio_value") is not None else "no ratio")
+        for g in rows)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-labelledby="chart-t chart-d" '
+           f'font-family="Frutiger, \'Frutiger W01\', Arial, Helvetica, sans-serif" font-size="13">',
+           f'<title id="chart-t">Impact ratio by {escape(table)} group, with 95% intervals and the '
+           f'{threshold:.2f} line</title><desc id="chart-d">{escape(desc)}</desc>',
+           '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+           'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+           f'<line x1="0" y1="0" x2="0" y2="6" stroke="{c["muted"]}" stroke-width="3"/></pattern></defs>',
+           f'<text x="{left}" y="16" fill="{c["ink"]}" font-weight="bold">Impact ratio (selection rate ÷ '
+           'comparison group rate)</text>']
+    # grid and ticks
+    tick = 0.25 if axis_max <= 2 else 0.5
+    t = 0.0
+    while t <= axis_max + 1e-9:
+        out.append(f'<line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" y2="{height - 26}" stroke="{c["grid"]}"/>'
+                   f'<text x="{x(t):.1f}" y="{height - 10}" text-anchor="middle" fill="{c["muted"]}">{t:.2f}</text>')
+        t += tick
     for i, g in enumerate(rows):
         y = top + i * (bar_h + gap)
-        r = g["ratio_value"]
-        colour = "#007f3b" if r >= threshold else "#d5281b"
-        if g.get("is_reference"):
-            colour = "#768692"
-        full = escape(g["label"])
-        short = escape(g["label"] if len(g["label"]) <= 40 else g["label"][:39] + "…")
-        parts.append(f'<text x="{left - 6}" y="{y + bar_h - 5}" text-anchor="end">{short}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{max(r * scale, 1):.1f}" height="{bar_h}" fill="{colour}">'
-                     f'<title>{full}: {r:.3f}</title></rect>')
-        parts.append(f'<text x="{left + r * scale + 4:.1f}" y="{y + bar_h - 5}">{r:.2f}</text>')
-    parts.append(f'<line x1="{x_line:.1f}" y1="{top - 4}" x2="{x_line:.1f}" y2="{height - 18}" stroke="#212b32" '
-                 'stroke-width="1.5" stroke-dasharray="5,3"/>')
-    parts.append(f'<text x="{x_line:.1f}" y="{height - 4}" text-anchor="middle">{threshold:.2f}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        label = str(g["label"])
+        short = label if len(label) <= 34 else label[:33] + "…"
+        small = (min_group_size is not None and not g.get("is_reference")
+                 and (g.get("applicants") or 0) < min_group_size)
+        name = f"{short} (n={g.get('applicants', 0)})"
+        out.append(f'<text x="{left - 8}" y="{y + bar_h - 6}" text-anchor="end" fill="{c["ink"]}">'
+                   f'<title>{escape(label)}</title>{escape(name)}</text>')
+        r = g.get("ratio_value")
+        if r is None:
+            why = g.get("verdict") or "no ratio"
+            why = why if len(why) <= 48 else why[:47] + "…"
+            out.append(f'<text x="{left + 4}" y="{y + bar_h - 6}" fill="{c["muted"]}" font-style="italic">'
+                       f'no ratio: {escape(why)}</text>')
+            continue
+        colour = c["reference"] if g.get("is_reference") else (c["below"] if r < threshold else c["above"])
+        fill = "url(#hatch)" if small else colour
+        w = max(r * scale, 2) if r <= axis_max else plot_w
+        out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{fill}" stroke="{colour}" '
+                   f'stroke-width="{2 if small else 0}"><title>{escape(label)}: {r:.3f}</title></rect>')
+        lo, hi = g.get("ratio_lo"), g.get("ratio_hi")
+        end_x = x(r)
+        if lo is not None:
+            hi_x = x(hi) if hi is not None else left + plot_w
+            ym = y + bar_h / 2
+            out.append(f'<line x1="{x(lo):.1f}" y1="{ym}" x2="{hi_x:.1f}" y2="{ym}" stroke="{c["ink"]}" '
+                       'stroke-width="1.5"/>'
+                       f'<line x1="{x(lo):.1f}" y1="{ym - 6}" x2="{x(lo):.1f}" y2="{ym + 6}" stroke="{c["ink"]}" '
+                       'stroke-width="1.5"/>')
+            if hi is not None and hi <= axis_max:
+                out.append(f'<line x1="{hi_x:.1f}" y1="{ym - 6}" x2="{hi_x:.1f}" y2="{ym + 6}" '
+                           f'stroke="{c["ink"]}" stroke-width="1.5"/>')
+            else:  # the interval runs off the axis: an arrow head
+                out.append(f'<path d="M{hi_x - 7:.1f},{ym - 5} L{hi_x:.1f},{ym} L{hi_x - 7:.1f},{ym + 5}" '
+                           f'fill="none" stroke="{c["ink"]}" stroke-width="1.5"/>')
+            end_x = max(end_x, hi_x if hi is not None else end_x)
+        note = " comparison" if g.get("is_reference") else (f" below {threshold:.2f}" if r < threshold else "")
+        note += " · small group" if small else ""
+        out.append(f'<text x="{left + plot_w + 8}" y="{y + bar_h - 6}" fill="{c["ink"]}">'
+                   f'<tspan font-weight="bold">{r:.2f}</tspan>{escape(note)}</text>')
+    if unknown:
+        y = top + len(rows) * (bar_h + gap)
+        out.append(f'<text x="{left - 8}" y="{y + bar_h - 6}" text-anchor="end" fill="{c["ink"]}">'
+                   f'Unknown / not stated (n={unknown})</text>'
+                   f'<text x="{left + 4}" y="{y + bar_h - 6}" fill="{c["muted"]}" font-style="italic">'
+                   'counted, not compared</text>')
+    xl = x(threshold)
+    out.append(f'<line x1="{xl:.1f}" y1="{top - 12}" x2="{xl:.1f}" y2="{height - 26}" stroke="{c["ink"]}" '
+               'stroke-width="2" stroke-dasharray="6,4"/>'
+               f'<text x="{xl:.1f}" y="{top - 16}" text-anchor="middle" fill="{c["ink"]}" font-weight="bold">'
+               f'{threshold:.2f}</text>')
+    out.append("</svg>")
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------- renderers
