@@ -155,3 +155,23 @@ def test_single_group_has_nothing_to_compare():
     d = strict_json(r)
     assert d["results"][0]["reference"] == "A"
     assert r.outcome is Decision.PASS
+
+
+@pytest.mark.parametrize("sel,codes,field", [([[1, 1], [1, 0]], ["A", "N"], "selected"),
+                                             ([1, 0], [["A"], ["N"]], "groups"),
+                                             ([1, 0], [{"x": 1}, "A"], "groups")])
+def test_nested_values_are_errors_not_crashes(sel, codes, field):
+    with pytest.raises(ValidationFailed) as e:
+        selection_audit(sel, codes)
+    assert e.value.field == field and e.value.row == 0
+
+
+def test_two_dimensional_array_is_a_funnel():
+    r = selection_audit(np.array([[1, 1], [1, 0], [0, 0], [1, 1]]), ["A", "N", "A", "N"])
+    assert r.counts.stages == ("applied", "stage1", "stage2")
+
+
+def test_scores_must_be_numbers():
+    with pytest.raises(ValidationFailed) as e:
+        selection_audit([1, 0], ["A", "N"], scores=[1.0, "high"])
+    assert e.value.field == "scores" and e.value.row == 1

@@ -213,21 +213,16 @@ def _check_stage_names(stages: Sequence[str]) -> tuple[str, ...]:
 
 
 def _stage_columns(selected: Any) -> tuple[tuple[str, ...], list[Any]]:
+    """Stage names and columns from one column, a mapping/DataFrame of stages, or a 2-D array (rows × stages)."""
     if isinstance(selected, pd.DataFrame):
         names, cols = [str(c) for c in selected.columns], [selected[c] for c in selected.columns]
     elif isinstance(selected, Mapping):
         names, cols = [str(c) for c in selected], list(selected.values())
+    elif isinstance(selected, np.ndarray) and selected.ndim == 2:
+        names = [f"stage{i + 1}" for i in range(selected.shape[1])]
+        cols = [selected[:, i] for i in range(selected.shape[1])]
     else:
-        arr = np.asarray(selected, dtype=object) if isinstance(selected, list) and selected and \
-            isinstance(selected[0], (list, tuple, np.ndarray)) else None
-        if arr is not None or (isinstance(selected, np.ndarray) and selected.ndim == 2):
-            arr = np.asarray(selected)
-            if arr.ndim != 2:
-                raise ValidationFailed("selected must be one column or a 2-D array", field="selected")
-            names = [f"stage{i + 1}" for i in range(arr.shape[1])]
-            cols = [arr[:, i] for i in range(arr.shape[1])]
-        else:
-            return (APPLIED, "selected"), [selected]
+        return (APPLIED, "selected"), [selected]
     if names and names[0] == APPLIED:
         applied = parse_outcome(cols[0], field=APPLIED)
         if not applied.all():

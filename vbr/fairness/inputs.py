@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Hashable
 from typing import Any, Iterable
 
 import numpy as np
@@ -67,10 +68,15 @@ def _is_missing(v: Any) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
-def _factorize(arr: np.ndarray | pd.Categorical) -> tuple[np.ndarray, list]:
+def _factorize(arr: np.ndarray | pd.Categorical, field: str) -> tuple[np.ndarray, list]:
     if isinstance(arr, pd.Categorical):
         return arr.codes.astype(np.int64, copy=False), list(arr.categories)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    except TypeError:  # a list or dict in a cell: name the first such row
+        row = next(i for i, v in enumerate(arr) if not isinstance(v, Hashable))
+        raise ValidationFailed(f"value {arr[row]!r} is a {type(arr[row]).__name__}, not a single value", row=row,
+                               field=field, hint="give one column of plain values") from None
     return codes.astype(np.int64, copy=False), list(uniques)
 
 
@@ -98,7 +104,7 @@ def parse_outcome(values: Any, *, field: str = "selected") -> np.ndarray:
                 what = "missing" if np.isnan(arr[row]) else f"{arr[row]!r} is not 0 or 1"
                 raise ValidationFailed(f"outcome {what}", row=row, field=field, hint="outcomes are 0/1, true/false")
             return arr == 1
-    codes, uniques = _factorize(arr)
+    codes, uniques = _factorize(arr, field)
     if (codes < 0).any():
         raise ValidationFailed("outcome is missing", row=_first_row(codes, -1), field=field,
                                hint="every row needs 0/1 or true/false; remove rows without an outcome")
@@ -148,7 +154,7 @@ def parse_codes(values: Any, *, field: str = "groups", known: Iterable[str] = ()
     ``upper=False`` keeps the case of text labels (strata, sex) and only strips spaces.
     """
     arr = as_array(values, field=field)
-    codes, uniques = _factorize(arr)
+    codes, uniques = _factorize(arr, field)
     kinds = [_code_text(u, upper) for u in uniques]
     for k, (kind, _) in enumerate(kinds):
         if kind == "bad":
