@@ -139,3 +139,14 @@ def test_wres_over_a_full_funnel_uses_shortlisted_to_appointed():
     assert (ind["from_stage"], ind["stage"]) == ("shortlisted", "appointed")
     assert ind["relative_likelihood"] == pytest.approx(want)
     assert ind["verdict"] == "white_more_likely_significant" and r.outcome is Decision.BLOCK
+
+
+def test_strata_hide_a_disadvantage_that_pooling_masks():
+    # pooled N looks better than A, but within each site N does clearly worse
+    cells = [("A", "easy", 50, 45), ("N", "easy", 400, 300), ("A", "hard", 400, 40), ("N", "hard", 50, 2)]
+    sel, codes, strata = expand(cells)
+    r = selection_audit(sel, codes, strata=strata, reference="A")
+    n = group(r.regime.stages[0], "N")
+    assert n.impact_ratio > 1 and n.stratified["ci_high"] < 1
+    f = next(f for f in r.findings if f.code == "simpson")
+    assert "significantly disadvantaged within strata" in f.message and r.outcome is Decision.REVIEW

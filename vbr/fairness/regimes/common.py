@@ -274,13 +274,17 @@ def _stratify(rows, idx, ref, sn, sx, strata, cfg: AuditConfig, stage, table) ->
         out["why_missing"] = why
         r.stratified = out
         pooled_adverse = r.impact_ratio is not None and r.impact_ratio < cfg.ratio_threshold
-        mh_or = out["odds_ratio"]
-        if mh_or is not None and ((pooled_adverse and mh_or >= 1) or (not pooled_adverse and r.impact_ratio is not None
-                                                                      and r.impact_ratio < 1 and mh_or > 1 / cfg.ratio_threshold)):
+        mh_or, mh_high = out["odds_ratio"], out["ci_high"]
+        if mh_or is not None and pooled_adverse and mh_or >= 1:
             findings.append(Finding("simpson", "review",
-                                    f"{r.label} at '{stage}' ({table}): the pooled ratio and the within-stratum odds ratio "
-                                    f"point in different directions (Simpson's paradox): look at each stratum",
-                                    stage=stage, group=r.group))
+                                    f"{r.label} at '{stage}' ({table}): below {cfg.ratio_threshold:.2f} pooled, but not "
+                                    f"disadvantaged within strata (Mantel-Haenszel OR {mh_or:.2f}): Simpson's paradox, "
+                                    "look at each stratum", stage=stage, group=r.group))
+        elif not pooled_adverse and mh_high is not None and mh_high < 1:
+            findings.append(Finding("simpson", "review",
+                                    f"{r.label} at '{stage}' ({table}): no adverse impact pooled, but significantly "
+                                    f"disadvantaged within strata (Mantel-Haenszel OR {mh_or:.2f}, upper limit "
+                                    f"{mh_high:.2f}): Simpson's paradox, look at each stratum", stage=stage, group=r.group))
         if out["tarone_pvalue"] is not None and out["tarone_pvalue"] <= cfg.alpha:
             findings.append(Finding("heterogeneous_strata", "review",
                                     f"{r.label} at '{stage}' ({table}): odds ratios differ across strata "
