@@ -9,10 +9,14 @@ pytest.importorskip("distributed")
 
 @pytest.fixture(scope="package")
 def client():
+    import warnings
+
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
+    with warnings.catch_warnings():  # the (dashboard-less) HTTP server moves off a busy port 8787
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
     c = Client(cluster)
     try:
         yield c

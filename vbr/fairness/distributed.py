@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob as _glob
+import inspect
 import math
 import os
 from contextlib import contextmanager
@@ -99,15 +100,27 @@ class _Spec:
         return list(dict.fromkeys(cols))
 
 
-def _dim_of(values: Any, part: int, field: str, errors: list, row0: int = 0) -> tuple[np.ndarray | None, _Dim]:
-    """Row -> local label index, and the labels with their first appearance (inputs.parse_codes rules)."""
-    arr = as_array(values, field=field)
-    codes, uniques = _factorize(arr)
+def _dim_of(values: Any, part: int, field: str, errors: list, row0: int = 0, *, upper: bool = True
+            ) -> tuple[np.ndarray | None, _Dim]:
+    """Row -> local label index, and the labels with their first appearance (inputs.parse_codes rules;
+    ``upper=False`` keeps the case of strata and sex labels, as :func:`vbr.fairness.counts.count` does)."""
+    try:
+        arr = as_array(values, field=field)
+        codes, uniques = _factorize_field(arr, field)
+    except ValidationFailed as exc:
+        errors.append((part, exc.row, exc.field, exc.message, exc.hint))
+        return None, _Dim()
     n_u = len(uniques)
     if isinstance(arr, pd.Categorical):  # categories are in category order; rank by appearance instead
-        seen = pd.unique(codes)
+        used = np.flatnonzero(np.bincount(codes + 1, minlength=n_u + 1)[1:])
+        stop = 1 << 16  # the used categories nearly always all appear in a short prefix
+        while True:
+            seen = pd.unique(codes[:stop])
+            seen = seen[seen >= 0]
+            if len(seen) == len(used) or stop >= len(codes):
+                break
+            stop *= 8
         rank = np.full(n_u, -1, dtype=np.int64)
-        seen = seen[seen >= 0]
         rank[seen] = np.arange(len(seen))
     else:
         rank = np.arange(n_u, dtype=np.int64)
@@ -118,7 +131,7 @@ def _dim_of(values: Any, part: int, field: str, errors: list, row0: int = 0) -> 
     for k in range(n_u):
         if rank[k] < 0:
             continue  # an unused category
-        kind, text = _code_text(uniques[k])
+        kind, text = _code_text(uniques[k], upper)
         if kind == "bad":
             row = int(np.argmax(codes == k))
             errors.append((part, row, field, f"value {uniques[k]!r} ({type(uniques[k]).__name__}) is not a "
@@ -149,6 +162,16 @@ def _dim_of(values: Any, part: int, field: str, errors: list, row0: int = 0) -> 
     if len(dim.labels) == n_u and not (codes < 0).any() and np.array_equal(remap[:-1], np.arange(n_u)):
         return codes, dim
     return remap[codes], dim
+
+
+def _factorize_field(arr: Any, field: str) -> tuple[np.ndarray, list]:
+    """inputs._factorize, whichever of its two signatures (with or without ``field``) is installed."""
+    if _FACTORIZE_TAKES_FIELD:
+        return _factorize(arr, field)
+    return _factorize(arr)
+
+
+_FACTORIZE_TAKES_FIELD = len(inspect.signature(_factorize).parameters) > 1
 
 
 def _signature(dtype: Any) -> str:
@@ -183,11 +206,11 @@ def _count_frame(df: pd.DataFrame, part: int, spec: _Spec, row0: int = 0) -> _Pa
     n = len(df)
     code_idx, codes = _dim_of(df[spec.code_col], part, spec.code_col, errors, row0)
     if spec.sex_col:
-        sex_idx, sexes = _dim_of(df[spec.sex_col], part, spec.sex_col, errors, row0)
+        sex_idx, sexes = _dim_of(df[spec.sex_col], part, spec.sex_col, errors, row0, upper=False)
     else:
         sex_idx, sexes = np.zeros(n, dtype=np.int64), _empty_dim_all()
     if spec.strata_col:
-        st_idx, strata = _dim_of(df[spec.strata_col], part, spec.strata_col, errors, row0)
+        st_idx, strata = _dim_of(df[spec.strata_col], part, spec.strata_col, errors, row0, upper=False)
         if st_idx is not None and None in strata.labels:
             row = int(np.argmax(st_idx == strata.labels.index(None)))
             errors.append((part, row, spec.strata_col, f"{spec.strata_col} is missing",
@@ -627,6 +650,18 @@ def _run(final: Any, *, client: Any, retries: int, progress: bool, names: list[s
         raise PartitionFailed(f"the Dask computation failed ({name}: {exc}); nothing was audited", hint=hint) from exc
 
 
+def local_cluster(*, n_workers: int = 2, threads_per_worker: int = 1, memory_limit: str | None = "auto"):
+    """A ``LocalCluster`` of worker processes listening on 127.0.0.1 only, without a dashboard."""
+    import warnings
+
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():  # the dashboard-less HTTP endpoint moves off a busy port 8787
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                            host="127.0.0.1", dashboard_address=None, memory_limit=memory_limit)
+
+
 @contextmanager
 def dask_client(client: Any = None, scheduler: str | None = None, *, n_workers: int = 2,
                 threads_per_worker: int = 1, memory_limit: str | None = "auto") -> Iterator[Any]:
@@ -636,7 +671,7 @@ def dask_client(client: Any = None, scheduler: str | None = None, *, n_workers: 
     if client is not None:
         yield client
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         c = Client(scheduler)
@@ -645,8 +680,7 @@ def dask_client(client: Any = None, scheduler: str | None = None, *, n_workers: 
         finally:
             c.close()
         return
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                           host="127.0.0.1", dashboard_address=None, memory_limit=memory_limit)
+    cluster = local_cluster(n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit)
     c = Client(cluster)
     try:
         yield c
@@ -697,5 +731,5 @@ def selection_audit_dask(
     return result
 
 
-__all__ = ["dask_counts", "selection_audit_dask", "dask_client", "expand_source", "plan_files",
+__all__ = ["dask_counts", "selection_audit_dask", "dask_client", "local_cluster", "expand_source", "plan_files",
            "PartitionFailed", "DEFAULT_PARTITION_ROWS"]
