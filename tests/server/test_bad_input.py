@@ -120,10 +120,14 @@ def test_oversized_bodies_are_413(svc, ready):
 
 
 def test_routes_methods_cursors_and_content_types(svc, ready):
+    svc.key("admin")  # making a key is logged: make it before the snapshot
     before = snapshot(svc)
     problem(svc.client.get("/v1/nowhere", headers=svc.h("ats")), 404)
     problem(svc.client.delete("/v1/campaigns", headers=svc.h("ats")), 405)
     problem(svc.client.get("/v1/campaigns?cursor=bogus!", headers=svc.h("ats")), 400)
+    from vbr.server.pagination import encode
+
+    problem(svc.client.get(f"/v1/log?cursor={encode(10**30)}", headers=svc.h("admin")), 400)
     problem(svc.client.get("/v1/campaigns?limit=0", headers=svc.h("ats")), 422)
     problem(svc.client.get("/v1/shortlists/0", headers=svc.h("ats")), 422)
     problem(svc.client.get("/v1/shortlists/999", headers=svc.h("ats")), 404)

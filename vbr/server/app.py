@@ -178,9 +178,24 @@ def sqlite_synchronous(engine: Any, mode: str) -> None:
 
 
 def _include_webhooks(app: FastAPI) -> None:
-    """Include the webhook deliveries API (vbr.webhooks.api.router) when it is installed."""
+    """Include the webhook deliveries API (:mod:`vbr.webhooks.api`) when it is installed, behind
+    this service's keys: its caller is the authenticated key (role and tenant), its outbox the
+    main store's."""
     try:
-        from vbr.webhooks.api import router  # type: ignore[import-not-found]
+        from vbr.webhooks import api as webhooks  # type: ignore[import-not-found]
+        from vbr.webhooks.outbox import Outbox  # type: ignore[import-not-found]
     except ImportError:
         return
-    app.include_router(router, prefix=API_PREFIX)
+    from fastapi import Depends
+
+    from vbr.server.auth import principal
+    from vbr.server.keys import Principal
+
+    outbox = Outbox(app.state.engine.store.engine)
+
+    def caller(who: Principal = Depends(principal)):
+        return webhooks.Caller(actor=who.actor, tenant=who.tenant, role=who.role)
+
+    app.dependency_overrides[webhooks.get_caller] = caller
+    app.dependency_overrides[webhooks.get_outbox] = lambda: outbox
+    app.include_router(webhooks.router, responses=problems.problem_responses(400, 401, 403, 404, 422, 500))

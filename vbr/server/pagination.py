@@ -46,7 +46,7 @@ def encode(position: int) -> str:
 def decode(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("p") or not raw[1:].isdigit():
+        if not raw.startswith("p") or not raw[1:].isdigit() or len(raw) > 19:
             raise ValueError
         return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -10,7 +10,7 @@ from vbr.engine import Engine
 from vbr.server.problems import problem_responses
 
 # every authenticated route can answer these
-AUTH_ERRORS = problem_responses(401, 403, 404, 422, 500)
+AUTH_ERRORS = problem_responses(400, 401, 403, 404, 422, 500)
 POST_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 500)
 
 
