@@ -1,0 +1,708 @@
+"""A learned scorer that an institution trains on its own double-marked answers.
+
+:class:`LearnedScorer` is a scikit-learn estimator: ``fit(texts, levels)``, ``predict(texts)``
+returns integer levels on the training scale, and it works in ``Pipeline``, ``cross_val_score``
+and ``GridSearchCV``. How it works, in order:
+
+1. **Features.** Word 1-2-gram and character 2-5-gram TF-IDF (sublinear term frequency, each
+   row of unit length, so repeating words or writing more does not raise a score by itself);
+   similarity of the answer to the key text when one is given; similarity to the training
+   answers of each level (to the level centroid and to the nearest few answers of that level);
+   a handful of length-free lexical ratios; optional rubric evidence features from
+   ``feature_hook``. Raw length is deliberately *not* a feature: a scorer must not reward
+   fluency or verbosity for its own sake.
+2. **Stacking.** Ridge regression and multinomial logistic regression on the TF-IDF features
+   give out-of-fold predictions; those, with the similarity features (also computed out of
+   fold, so an answer never sees itself or its own fold), feed a small linear meta-model.
+3. **Cut-points.** The meta-model's continuous output is turned into levels by thresholds
+   tuned for quadratic weighted kappa on out-of-fold predictions.
+4. **Confidence.** How far an answer sits from the nearest cut-point, mapped through an
+   isotonic calibration fitted on out-of-fold predictions to "how often was the level right",
+   so a confidence of 0.8 means about 80 % of such answers were scored at the human level.
+
+Nothing is done in ``__init__``; every hyperparameter is a plain constructor argument with a
+general default chosen for short free-text answers, not for any particular question.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+__all__ = [
+    "LearnedScorer",
+    "CharNgramTfidf",
+    "quadratic_weighted_kappa",
+    "optimise_cutpoints",
+    "apply_cutpoints",
+]
+
+# --------------------------------------------------------------------------- helpers
+
+
+def quadratic_weighted_kappa(y_true: Any, y_pred: Any, min_level: int | None = None,
+                             max_level: int | None = None) -> float:
+    """QWK of two integer ratings (fast; same value as sklearn's ``cohen_kappa_score``).
+
+    Returns 1.0 when both raters give one identical constant (perfect, if uninformative,
+    agreement), and 0.0 when the expected disagreement is zero otherwise.
+    """
+    a = np.asarray(y_true, dtype=np.int64).ravel()
+    b = np.asarray(y_pred, dtype=np.int64).ravel()
+    if a.shape != b.shape:
+        raise ValueError("the two ratings have different lengths")
+    if a.size == 0:
+        raise ValueError("no ratings to compare")
+    lo = int(min(a.min(), b.min())) if min_level is None else int(min_level)
+    hi = int(max(a.max(), b.max())) if max_level is None else int(max_level)
+    k = hi - lo + 1
+    conf = np.bincount((a - lo) * k + (b - lo), minlength=k * k).reshape(k, k).astype(float)
+    idx = np.arange(k)
+    w = (idx[:, None] - idx[None, :]) ** 2
+    expected = np.outer(conf.sum(1), conf.sum(0)) / conf.sum()
+    den = (w * expected).sum()
+    if den == 0:
+        return 1.0 if (w * conf).sum() == 0 else 0.0
+    return float(1.0 - (w * conf).sum() / den)
+
+
+def apply_cutpoints(values: np.ndarray, cutpoints: np.ndarray, min_level: int) -> np.ndarray:
+    """Level = ``min_level`` + number of cut-points at or below the value."""
+    return (min_level + np.searchsorted(np.asarray(cutpoints), np.asarray(values), side="right")).astype(
+        np.int64
+    )
+
+
+def optimise_cutpoints(values: np.ndarray, y: np.ndarray, levels: np.ndarray,
+                       n_passes: int = 3, n_grid: int = 60) -> np.ndarray:
+    """Thresholds on a continuous prediction that maximise QWK against ``y``.
+
+    Starts at the midpoints between levels and moves one cut-point at a time over a grid of
+    candidate positions between its neighbours (coordinate ascent), keeping them ordered.
+    """
+    values = np.asarray(values, dtype=float)
+    y = np.asarray(y, dtype=np.int64)
+    lo, hi = int(levels[0]), int(levels[-1])
+    cuts = levels[:-1].astype(float) + 0.5
+    if len(cuts) == 0:
+        return cuts
+    best = quadratic_weighted_kappa(y, apply_cutpoints(values, cuts, lo), lo, hi)
+    vmin, vmax = float(values.min()) - 1e-6, float(values.max()) + 1e-6
+    for _ in range(n_passes):
+        improved = False
+        for j in range(len(cuts)):
+            left = cuts[j - 1] if j > 0 else min(vmin, cuts[j] - 1.0)
+            right = cuts[j + 1] if j + 1 < len(cuts) else max(vmax, cuts[j] + 1.0)
+            grid = np.linspace(left, right, n_grid + 2)[1:-1]
+            for c in grid:
+                trial = cuts.copy()
+                trial[j] = c
+                q = quadratic_weighted_kappa(y, apply_cutpoints(values, trial, lo), lo, hi)
+                if q > best + 1e-9:
+                    best, cuts, improved = q, trial, True
+        if not improved:
+            break
+    return cuts
+
+
+# --------------------------------------------------------------------------- features
+
+_N_SKETCH = 512
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+def _normalise(text: str) -> str:
+    return " " + _WS.sub(" ", text.lower()).strip() + " "
+
+
+class CharNgramTfidf(TransformerMixin, BaseEstimator):
+    """Character n-gram TF-IDF within word boundaries, computed with numpy.
+
+    Same idea as ``TfidfVectorizer(analyzer="char_wb", sublinear_tf=True)`` but hashed with a
+    fixed (process-independent) polynomial hash over UTF-8 bytes and counted in bulk, several
+    times faster than the pure-Python analyzer. Buckets seen in at least ``min_df`` training
+    answers form the vocabulary; the rest are dropped, as a vectorizer's ``min_df`` does.
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (2, 5), min_df: int = 2, n_bits: int = 20):
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.n_bits = n_bits
+
+    def _hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """(doc index, bucket) of every character n-gram in ``texts``."""
+        enc = [_normalise(t).encode("utf-8") for t in texts]
+        n_docs = len(enc)
+        lens = np.fromiter((len(e) for e in enc), dtype=np.int64, count=n_docs)
+        buf = np.frombuffer(b"\x00".join(enc), dtype=np.uint8)
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lens + 1)[: buf.size]
+        is_space = buf == 32
+        is_sep = buf == 0
+        mask_bits = np.uint32((1 << self.n_bits) - 1)
+        prime = np.uint32(16777619)
+        b32 = buf.astype(np.uint32)
+        lo, hi = self.ngram_range
+        rows, cols = [], []
+        size = buf.size
+        h = np.full(size, np.uint32(2166136261), dtype=np.uint32)
+        sep_any = np.zeros(size, dtype=bool)
+        interior = np.zeros(size, dtype=bool)
+        for n in range(1, hi + 1):
+            m = size - n + 1
+            if m <= 0:
+                break
+            # extend every n-1 gram starting at i by the byte at i+n-1 (rolling FNV-1a)
+            h = (h[:m] ^ b32[n - 1: n - 1 + m]) * prime
+            sep_any = sep_any[:m] | is_sep[n - 1: n - 1 + m]
+            if n >= 3:
+                interior = interior[:m] | is_space[n - 2: n - 2 + m]
+            else:
+                interior = interior[:m]
+            if n < lo:
+                continue
+            bad = sep_any | interior | (is_space[:m] & is_space[n - 1: n - 1 + m])
+            keep = np.flatnonzero(~bad)
+            hh = h[keep] ^ np.uint32(n * 0x9E3779B1 & 0xFFFFFFFF)
+            hh = (hh ^ (hh >> np.uint32(15))) * np.uint32(0x2C1B3C6D)
+            rows.append(doc_of[keep])
+            cols.append((hh ^ (hh >> np.uint32(13))) & mask_bits)
+        if rows:
+            return np.concatenate(rows), np.concatenate(cols).astype(np.int64), n_docs
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), n_docs
+
+    def fit(self, X: Sequence[str], y: Any = None) -> "CharNgramTfidf":
+        X = list(X)
+        r, c, n = self._hashes(X)
+        pairs = np.unique(r * (1 << self.n_bits) + c)
+        df = np.bincount(pairs & ((1 << self.n_bits) - 1), minlength=1 << self.n_bits)
+        min_df = self.min_df if n >= 4 * self.min_df else 1
+        self.vocabulary_ = np.flatnonzero(df >= min_df).astype(np.int64)
+        self.idf_ = np.log((1.0 + n) / (1.0 + df[self.vocabulary_])) + 1.0
+        return self
+
+    def _lookup(self) -> np.ndarray:
+        table = self.__dict__.get("_lookup_cache")
+        if table is None or table.shape[0] != (1 << self.n_bits):
+            table = np.full(1 << self.n_bits, -1, dtype=np.int32)
+            table[self.vocabulary_] = np.arange(len(self.vocabulary_), dtype=np.int32)
+            self.__dict__["_lookup_cache"] = table
+        return table
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_lookup_cache", None)  # rebuilt from vocabulary_ on first use
+        return state
+
+    def transform(self, X: Sequence[str]) -> sp.csr_matrix:
+        check_is_fitted(self, "vocabulary_")
+        r, c, n = self._hashes(list(X))
+        idx = self._lookup()[c]
+        hit = idx >= 0
+        r, idx = r[hit], idx[hit]
+        mat = sp.csr_matrix((np.ones(r.size), (r, idx)), shape=(n, len(self.vocabulary_)))
+        mat.sum_duplicates()
+        mat.data = (1.0 + np.log(mat.data)) * self.idf_[mat.indices]
+        norms = np.sqrt(np.bincount(np.repeat(np.arange(n), np.diff(mat.indptr)),
+                                    weights=mat.data ** 2, minlength=n))
+        norms[norms == 0] = 1.0
+        mat.data /= np.repeat(norms, np.diff(mat.indptr))
+        return mat
+
+
+def _as_texts(X: Any) -> tuple[list[str], list[str] | None]:
+    """Answer texts, and per-answer key texts when X has two columns (answer, key)."""
+    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # pandas DataFrame
+        X = X.to_numpy()
+    arr = X if isinstance(X, np.ndarray) else None
+    if arr is not None and arr.ndim == 2:
+        if arr.shape[1] == 1:
+            return [_text(v) for v in arr[:, 0]], None
+        if arr.shape[1] == 2:
+            return [_text(v) for v in arr[:, 0]], [_text(v) for v in arr[:, 1]]
+        raise ValueError("X must be a sequence of answer texts, or two columns (answer, key)")
+    if isinstance(X, str):
+        raise ValueError("X must be a sequence of answer texts, not a single string")
+    items = list(X)
+    if items and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in items):
+        return [_text(v[0]) for v in items], [_text(v[1]) for v in items]
+    return [_text(v) for v in items], None
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return v if isinstance(v, str) else str(v)
+
+
+def _lexical(texts: list[str], vocab: dict | frozenset) -> np.ndarray:
+    """Length-free ratios: share of words known from training, mean word length, share of
+    characters that are letters, digits, punctuation. None of them grows with length."""
+    out = np.zeros((len(texts), 5))
+    for i, t in enumerate(texts):
+        words = _WORD.findall(t.lower())
+        n_chars = max(len(t), 1)
+        if words:
+            out[i, 0] = sum(w in vocab for w in words) / len(words)
+            out[i, 1] = sum(len(w) for w in words) / len(words)
+        out[i, 2] = sum(c.isalpha() for c in t) / n_chars
+        out[i, 3] = sum(c.isdigit() for c in t) / n_chars
+        out[i, 4] = sum((not c.isalnum()) and (not c.isspace()) for c in t) / n_chars
+    return out
+
+
+def _row_normalise(M: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(M, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return M / norms
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+class LearnedScorer(RegressorMixin, BaseEstimator):
+    """Stacked TF-IDF kernel-ridge ensemble with QWK-tuned cut-points and calibrated confidence.
+
+    Parameters
+    ----------
+    reference:
+        Key (model) answer text. When given, similarity to it is a feature. Per-answer keys
+        can instead be passed as a second column of ``X`` (answer, key).
+    feature_hook:
+        Callable ``texts -> 2-D array`` (n_answers x n_features) of extra features, such as
+        rubric indicator evidence counts. Must be deterministic and not look at the levels.
+        For a saved model to load it must be a module-level function.
+    word_ngram_range, char_ngram_range, min_df:
+        TF-IDF n-gram ranges and minimum document frequency.
+    logistic_C:
+        Inverse penalty of the multinomial logistic regression over the same features.
+    alphas:
+        Ridge penalties of the base regressions; each penalty is one member of the ensemble and
+        the meta-model weighs them on out-of-fold predictions, so the choice among them is made
+        by internal cross-validation on the training answers only.
+    n_neighbors:
+        How many nearest training answers of each level feed the neighbour similarity.
+    n_folds:
+        Folds for the out-of-fold stacking, cut-point tuning and calibration.
+    meta_alpha:
+        Ridge penalty of the meta-model over the standardised stacked features.
+    n_jobs:
+        Threads used by ``predict`` (texts are split into chunks); None means 1.
+    random_state:
+        Seed for the fold split and the neighbour sketch; same data and seed, same model.
+    """
+
+    def __init__(
+        self,
+        reference: str | None = None,
+        feature_hook: Callable[[list[str]], Any] | None = None,
+        word_ngram_range: tuple[int, int] = (1, 2),
+        char_ngram_range: tuple[int, int] = (2, 5),
+        min_df: int = 2,
+        alphas: tuple[float, ...] = (0.3, 1.0, 3.0),
+        n_neighbors: int = 5,
+        n_folds: int = 5,
+        logistic_C: float = 10.0,
+        meta_alpha: float = 1.0,
+        n_jobs: int | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.reference = reference
+        self.feature_hook = feature_hook
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.alphas = alphas
+        self.n_neighbors = n_neighbors
+        self.n_folds = n_folds
+        self.logistic_C = logistic_C
+        self.meta_alpha = meta_alpha
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ---------------------------------------------------------------- sklearn tags
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = True
+        return tags
+
+    # ---------------------------------------------------------------- features
+
+    def _blocks(self, texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        return (sp.csr_matrix(self.word_vec_.transform(texts), dtype=np.float64),
+                self.char_vec_.transform(texts))
+
+    @staticmethod
+    def _joint(Xw: sp.csr_matrix, Xc: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.hstack([Xw, Xc], format="csr") * (1.0 / np.sqrt(2.0))
+
+    def _key_features(self, texts: list[str], keys: list[str] | None,
+                      Xt: sp.csr_matrix) -> np.ndarray:
+        cols = []
+        if self.reference is not None:
+            r = self._joint(*self._blocks([self.reference]))
+            cols.append(np.asarray((Xt @ r.T).todense()).ravel())
+        if keys is not None:
+            K = self._joint(*self._blocks(keys))
+            cols.append(np.asarray(Xt.multiply(K).sum(axis=1)).ravel())
+            # share of the key's content words the answer uses
+            cover = np.zeros(len(texts))
+            for i, (t, k) in enumerate(zip(texts, keys)):
+                kw = set(_WORD.findall(k.lower()))
+                if kw:
+                    cover[i] = len(kw & set(_WORD.findall(t.lower()))) / len(kw)
+            cols.append(cover)
+        if not cols:
+            return np.zeros((len(texts), 0))
+        return np.column_stack(cols)
+
+    def _hook_features(self, texts: list[str]) -> np.ndarray:
+        if self.feature_hook is None:
+            return np.zeros((len(texts), 0))
+        H = np.asarray(self.feature_hook(list(texts)), dtype=float)
+        if H.ndim == 1:
+            H = H[:, None]
+        if H.ndim != 2 or H.shape[0] != len(texts):
+            raise ValueError(
+                f"feature_hook returned shape {H.shape}; it must return one row per answer "
+                f"({len(texts)} rows)"
+            )
+        if not np.all(np.isfinite(H)):
+            raise ValueError("feature_hook returned NaN or infinite values")
+        return H
+
+    def _centroids(self, Xtr: sp.csr_matrix, ytr: np.ndarray) -> np.ndarray:
+        cent = np.zeros((len(self.levels_), Xtr.shape[1]))
+        for j, lvl in enumerate(self.levels_):
+            sel = ytr == lvl
+            if sel.any():
+                cent[j] = np.asarray(Xtr[sel].mean(axis=0)).ravel()
+        return _row_normalise(cent)
+
+    def _similarity_features(self, Xt: sp.csr_matrix, Zq: np.ndarray, cent: np.ndarray,
+                             Ztr: np.ndarray, ytr: np.ndarray) -> np.ndarray:
+        """Cosine to each level's centroid (TF-IDF) and mean of the top-k cosines to that
+        level's training answers (in a sketch of the TF-IDF space)."""
+        L = len(self.levels_)
+        csim = np.asarray(Xt @ cent.T)
+        S = Zq @ Ztr.T
+        k = self.n_neighbors
+        ksim = np.zeros((Zq.shape[0], L))
+        for j, lvl in enumerate(self.levels_):
+            sel = np.flatnonzero(ytr == lvl)
+            if sel.size == 0:
+                continue
+            Sl = S[:, sel]
+            kk = min(k, sel.size)
+            top = -np.partition(-Sl, kk - 1, axis=1)[:, :kk]
+            ksim[:, j] = top.mean(axis=1)
+        return np.hstack([csim, ksim])
+
+    def _project(self, Xt: sp.csr_matrix) -> np.ndarray:
+        """Count sketch of the TF-IDF rows: each feature adds +-x to one of ``_N_SKETCH``
+        dimensions (a fixed random map of its index), so inner products are kept in
+        expectation and neighbour search is a small dense product."""
+        n_feat = Xt.shape[1]
+        R = sp.csr_matrix((self.sketch_sign_, (np.arange(n_feat), self.sketch_dim_)),
+                          shape=(n_feat, _N_SKETCH))
+        return _row_normalise(np.asarray((Xt @ R).todense(), dtype=np.float32))
+
+    # ---------------------------------------------------------------- base models
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        """Regression targets: the level itself and a one-hot indicator per level."""
+        onehot = (y[:, None] == self.levels_[None, :]).astype(float)
+        return np.column_stack([y.astype(float), onehot])
+
+    def _solve(self, K: np.ndarray, T: np.ndarray) -> list[np.ndarray]:
+        """Dual ridge coefficients for each alpha on a centred kernel, targets centred."""
+        import scipy.linalg as sl
+
+        Tc = T - T.mean(axis=0)
+        out = []
+        diag = np.arange(K.shape[0])
+        for a in self.alphas:
+            M = K.copy()
+            M[diag, diag] += float(a)
+            out.append(sl.cho_solve(sl.cho_factor(M, check_finite=False), Tc, check_finite=False))
+        return out
+
+    @staticmethod
+    def _centre(K: np.ndarray, tr: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Kernels of the training rows and of held-out rows against them, as if every
+        feature had been centred on the training mean (ridge with an unpenalised intercept)."""
+        Ktt = K[np.ix_(tr, tr)]
+        col = Ktt.mean(axis=0)
+        tot = col.mean()
+        Kvt = K[np.ix_(va, tr)]
+        return (Ktt - col[None, :] - col[:, None] + tot,
+                Kvt - Kvt.mean(axis=1, keepdims=True) - col[None, :] + tot)
+
+    def _logistic(self) -> LogisticRegression:
+        return LogisticRegression(C=self.logistic_C, solver="sag", tol=1e-3, max_iter=200,
+                                  random_state=self.random_state)
+
+    def _logit_features(self, Xt: sp.csr_matrix) -> sp.csr_matrix:
+        if getattr(self, "_lw", False):
+            return Xt[:, : len(self.word_vec_.vocabulary_)]
+        return Xt
+
+    def _proba(self, logit: LogisticRegression, X: sp.csr_matrix) -> np.ndarray:
+        """Class probabilities on the full level range (levels absent in training get 0),
+        followed by their expected level."""
+        P = np.zeros((X.shape[0], len(self.levels_)))
+        P[:, logit.classes_.astype(np.int64) - int(self.levels_[0])] = logit.predict_proba(X)
+        return np.column_stack([P, P @ self.levels_.astype(float)])
+
+    def _base_oof(self, Kw: np.ndarray, Kc: np.ndarray, T: np.ndarray,
+                  folds: list[tuple[np.ndarray, np.ndarray]], Xt: sp.csr_matrix,
+                  y: np.ndarray) -> np.ndarray:
+        kernels = ((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]
+        out = None
+        for tr, va in folds:
+            preds = []
+            mean = T[tr].mean(axis=0)
+            for K in kernels:
+                Ktt, Kvt = self._centre(K, tr, va)
+                for A in self._solve(Ktt, T[tr]):
+                    preds.append(Kvt @ A + mean)
+            if np.unique(y[tr]).size > 1:
+                XL = self._logit_features(Xt)
+                preds.append(self._proba(self._logistic().fit(XL[tr], y[tr]), XL[va]))
+            else:
+                only = np.zeros((len(va), len(self.levels_) + 1))
+                only[:, int(y[tr][0]) - int(self.levels_[0])] = 1.0
+                only[:, -1] = y[tr][0]
+                preds.append(only)
+            P = np.hstack(preds)
+            if out is None:
+                out = np.zeros((T.shape[0], P.shape[1]))
+            out[va] = P
+        return out
+
+    def _n_kernels(self) -> int:
+        return getattr(self, "_nk", 3)
+
+    def _base_predict(self, Xw: sp.csr_matrix, Xc: sp.csr_matrix) -> np.ndarray:
+        lin = np.asarray(Xw @ self.coef_word_) + np.asarray(Xc @ self.coef_char_) + self.intercept_
+        return np.hstack([lin, self._proba(self.logit_, self._logit_features(self._joint(Xw, Xc)))])
+
+    def _stack(self, base: np.ndarray, sims: np.ndarray, keyf: np.ndarray, lex: np.ndarray,
+               hook: np.ndarray) -> np.ndarray:
+        return np.column_stack([base, sims, keyf, lex, hook])
+
+    # ---------------------------------------------------------------- fit
+
+    def _check_y(self, y: Any, n: int) -> np.ndarray:
+        yy = np.asarray(y)
+        if yy.ndim != 1 or yy.shape[0] != n:
+            raise ValueError(f"y must be one level per answer ({n}), got shape {yy.shape}")
+        try:
+            yf = yy.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError("y must be whole-number levels (e.g. 0, 1, 2, 3)") from None
+        if not np.all(np.isfinite(yf)) or not np.all(yf == np.round(yf)):
+            raise ValueError("y must be whole-number levels (e.g. 0, 1, 2, 3)")
+        return yf.astype(np.int64)
+
+    def _folds(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        counts = np.bincount(y - y.min())
+        counts = counts[counts > 0]
+        n_splits = max(2, min(self.n_folds, len(y) // 2))
+        if counts.min() >= n_splits:
+            cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+            return list(cv.split(np.zeros(len(y)), y))
+        cv = KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+        return list(cv.split(np.zeros(len(y))))
+
+    def fit(self, X: Any, y: Any) -> "LearnedScorer":
+        # the linear algebra here is on small matrices: one BLAS thread is as fast and does
+        # not thrash when other processes (or n_jobs) compete for the cores
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> "LearnedScorer":
+        texts, keys = _as_texts(X)
+        n = len(texts)
+        if n < 4:
+            raise ValueError(f"need at least 4 training answers, got {n}")
+        y = self._check_y(y, n)
+        lo, hi = int(y.min()), int(y.max())
+        if lo == hi:
+            raise ValueError(f"all training answers have the same level ({lo}); "
+                             "a scorer needs at least two different levels to learn from")
+        if not self.alphas or any(float(a) <= 0 for a in self.alphas):
+            raise ValueError("alphas must be one or more positive numbers")
+        self.levels_ = np.arange(lo, hi + 1)
+        self.min_level_, self.max_level_ = lo, hi
+        self.n_train_ = n
+
+        min_df = self.min_df if n >= 4 * self.min_df else 1
+        self.word_vec_ = TfidfVectorizer(ngram_range=tuple(self.word_ngram_range), sublinear_tf=True,
+                                         min_df=min_df, strip_accents="unicode", dtype=np.float64)
+        self.char_vec_ = CharNgramTfidf(ngram_range=tuple(self.char_ngram_range), min_df=min_df)
+        try:
+            self.word_vec_.fit(texts)
+        except ValueError:  # no word of two letters anywhere: fall back to single characters
+            self.word_vec_.set_params(token_pattern=r"(?u)\b\w+\b", min_df=1).fit(texts)
+        self.char_vec_.fit(texts)
+        Xw, Xc = self._blocks(texts)
+        Xt = self._joint(Xw, Xc)
+
+        # fixed sketch of the TF-IDF space for neighbour search
+        rng = np.random.default_rng(self.random_state)
+        self.sketch_dim_ = rng.integers(0, _N_SKETCH, size=Xt.shape[1]).astype(np.int64)
+        self.sketch_sign_ = rng.choice([-1.0, 1.0], size=Xt.shape[1])
+        Z = self._project(Xt)
+
+        folds = self._folds(y)
+        T = self._targets(y)
+        Kw = (Xw @ Xw.T).toarray()
+        Kc = (Xc @ Xc.T).toarray()
+        base_oof = self._base_oof(Kw, Kc, T, folds, Xt, y)
+        sims_oof = np.zeros((n, 2 * len(self.levels_)))
+        for tr, va in folds:
+            sims_oof[va] = self._similarity_features(Xt[va], Z[va], self._centroids(Xt[tr], y[tr]),
+                                                     Z[tr], y[tr])
+
+        keyf = self._key_features(texts, keys, Xt)
+        lex = _lexical(texts, self.word_vec_.vocabulary_)
+        hook = self._hook_features(texts)
+        self.n_hook_features_ = hook.shape[1]
+        self.uses_keys_ = keys is not None
+        S_oof = self._stack(base_oof, sims_oof, keyf, lex, hook)
+        if getattr(self, "_keep_oof", False):
+            self.__dict__["_oof"] = (S_oof, y, folds)
+
+        # meta-model: out-of-fold once more (cheap: few dense columns) for cut-points and
+        # calibration, then refit on everything
+        meta_oof = np.zeros(n)
+        for tr, va in folds:
+            scaler = StandardScaler().fit(S_oof[tr])
+            meta = Ridge(alpha=self.meta_alpha).fit(scaler.transform(S_oof[tr]), y[tr])
+            meta_oof[va] = meta.predict(scaler.transform(S_oof[va]))
+        self.cutpoints_ = optimise_cutpoints(meta_oof, y, self.levels_)
+        oof_levels = apply_cutpoints(meta_oof, self.cutpoints_, lo)
+        self.cv_qwk_ = quadratic_weighted_kappa(y, oof_levels, lo, hi)
+        self.cv_exact_ = float(np.mean(oof_levels == y))
+
+        dist = self._cut_distance(meta_oof)
+        self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True,
+                                              out_of_bounds="clip")
+        self.calibrator_.fit(dist, (oof_levels == y).astype(float))
+
+        self.scaler_ = StandardScaler().fit(S_oof)
+        self.meta_ = Ridge(alpha=self.meta_alpha).fit(self.scaler_.transform(S_oof), y)
+
+        # final base models on all answers, turned into primal weights for fast prediction
+        everything = np.arange(n)
+        mean_w = np.asarray(Xw.mean(axis=0)).ravel()
+        mean_c = np.asarray(Xc.mean(axis=0)).ravel()
+        cw, cc = [], []
+        for which, K in enumerate(((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]):
+            Ktt, _ = self._centre(K, everything, everything[:1])
+            fw, fc = ((0.5, 0.5), (1.0, 0.0), (0.0, 1.0))[which]
+            for A in self._solve(Ktt, T):
+                A = A - A.mean(axis=0)  # the same as centring the features
+                cw.append(fw * A)
+                cc.append(fc * A)
+        self.coef_word_ = np.asarray(Xw.T @ np.hstack(cw))
+        self.coef_char_ = np.asarray(Xc.T @ np.hstack(cc))
+        self.intercept_ = (np.tile(T.mean(axis=0), len(cw))
+                           - mean_w @ self.coef_word_ - mean_c @ self.coef_char_)
+        self.logit_ = self._logistic().fit(self._logit_features(Xt), y)
+        self.centroids_ = self._centroids(Xt, y)
+        self.train_proj_ = Z
+        self.train_y_ = y
+        return self
+
+    def _cut_distance(self, values: np.ndarray) -> np.ndarray:
+        c = np.asarray(self.cutpoints_)
+        return np.min(np.abs(np.asarray(values)[:, None] - c[None, :]), axis=1)
+
+    # ---------------------------------------------------------------- predict
+
+    def _decision_chunk(self, texts: list[str], keys: list[str] | None) -> np.ndarray:
+        Xw, Xc = self._blocks(texts)
+        Xt = self._joint(Xw, Xc)
+        base = self._base_predict(Xw, Xc)
+        sims = self._similarity_features(Xt, self._project(Xt), self.centroids_, self.train_proj_,
+                                         self.train_y_)
+        S = self._stack(base, sims, self._key_features(texts, keys, Xt),
+                        _lexical(texts, self.word_vec_.vocabulary_), self._hook_features(texts))
+        return self.meta_.predict(self.scaler_.transform(S))
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The meta-model's continuous output, before the cut-points."""
+        check_is_fitted(self, "meta_")
+        texts, keys = _as_texts(X)
+        if keys is not None and not self.uses_keys_:
+            raise ValueError("this scorer was trained without per-answer keys; pass answers only")
+        if keys is None and self.uses_keys_:
+            raise ValueError("this scorer was trained with per-answer keys; pass (answer, key) pairs")
+        if not texts:
+            return np.zeros(0)
+        n_jobs = max(1, int(self.n_jobs or 1))
+        chunk = 1000
+        with threadpool_limits(limits=1, user_api="blas"):
+            if n_jobs == 1 or len(texts) <= chunk:
+                return self._decision_chunk(texts, keys)
+            from concurrent.futures import ThreadPoolExecutor
+
+            parts = [(texts[i:i + chunk], None if keys is None else keys[i:i + chunk])
+                     for i in range(0, len(texts), chunk)]
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                outs = list(pool.map(lambda p: self._decision_chunk(*p), parts))
+            return np.concatenate(outs)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Integer levels, always within the training scale."""
+        return apply_cutpoints(self.decision_function(X), self.cutpoints_, self.min_level_)
+
+    def predict_with_confidence(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Levels and, per answer, the calibrated chance in [0, 1] that the level is right."""
+        values = self.decision_function(X)
+        levels = apply_cutpoints(values, self.cutpoints_, self.min_level_)
+        conf = np.clip(self.calibrator_.predict(self._cut_distance(values)), 0.0, 1.0)
+        return levels, conf
+
+    def predict_confidence(self, X: Any) -> np.ndarray:
+        """Calibrated chance in [0, 1], per answer, that the predicted level is right."""
+        return self.predict_with_confidence(X)[1]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Quadratic weighted kappa of the predicted levels against ``y`` (higher is better)."""
+        y = self._check_y(y, len(_as_texts(X)[0]))
+        return quadratic_weighted_kappa(y, self.predict(X))
+
+    @property
+    def feature_set(self) -> list[str]:
+        """Names of the feature groups this scorer uses, for the model card."""
+        groups = [
+            f"word tf-idf {tuple(self.word_ngram_range)}",
+            f"char_wb tf-idf {tuple(self.char_ngram_range)}",
+            "level centroid similarity (out-of-fold)",
+            f"top-{self.n_neighbors} neighbour similarity per level (out-of-fold)",
+            "lexical ratios (length-free)",
+        ]
+        if self.reference is not None:
+            groups.append("key answer similarity")
+        if getattr(self, "uses_keys_", False):
+            groups.append("per-answer key similarity and coverage")
+        if self.feature_hook is not None:
+            groups.append(f"feature_hook {getattr(self.feature_hook, '__qualname__', 'callable')}")
+        return groups
