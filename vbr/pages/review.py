@@ -1,0 +1,255 @@
+"""What the recruiter review page shows: answers by anonymous reference, scores with their
+evidence, flags first, progress, and the rubber-stamp warning.
+
+Nothing here reads equality data or candidates' names: the page is built from the redacted
+answer text, the current score rows and the audit log. A score counts as *reviewed* when its
+current row is a person's override or was accepted by a person (a ``score.accepted`` log entry
+naming that row). Accepting writes that entry with who accepted, when (the service clock, so
+tests can move time) and how fast the reviewer has been accepting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from markupsafe import Markup, escape
+
+from vbr.models import Rubric
+
+ACCEPTED = "score.accepted"
+
+FLAG_WORDS = {
+    "too_short": "Answer too short to judge",
+    "off_topic": "Answer may be off the question",
+    "near_duplicate": "Answer very like another candidate's",
+    "not_english": "Answer may not be in English",
+    "low_confidence": "Scorer unsure",
+    "empty": "No answer given",
+    "too_long": "Answer unusually long",
+    "copied_question": "Answer repeats the question",
+    "scorer_error": "The scorer failed on this answer",
+}
+
+
+@dataclass(frozen=True)
+class RubberStampPolicy:
+    """Warn when the median gap between a reviewer's last ``window`` accepts is under ``min_seconds``.
+
+    Reading an answer, its evidence and the rubric anchor takes more than a few seconds; a run
+    of accepts faster than that is not meaningful human review (UK GDPR Art. 22)."""
+
+    window: int = 5
+    min_seconds: float = 10.0
+
+
+def reference(app: Mapping[str, Any]) -> str:
+    """How a candidate is shown: the application's anonymous reference (or its id)."""
+    return str(app.get("reference") or app["id"])
+
+
+# ---------------------------------------------------------------------------- evidence
+
+
+def highlight(text: str, spans: Sequence[Mapping[str, Any]]) -> tuple[Markup, list[dict[str, Any]]]:
+    """The redacted ``text`` as HTML with each evidence span in a numbered ``<mark>``.
+
+    ``spans`` are dicts with start, end, label, polarity ('positive'/'negative'), negated.
+    Spans of structured items (``key:``) and spans that overlap an earlier one, fall outside the
+    text or do not match it are not highlighted; each span gets the number of the mark that
+    shows it (or None)."""
+    out: list[str] = []
+    notes: list[dict[str, Any]] = []
+    pos = 0
+    n = 0
+    for sp in sorted(spans, key=lambda s: (s["start"], -s["end"])):
+        start, end = sp["start"], sp["end"]
+        if str(sp.get("indicator_id", "")).startswith("key:") or start < pos or end > len(text) or end <= start:
+            continue
+        n += 1
+        negative = (sp["polarity"] == "negative") != bool(sp.get("negated"))
+        kind = "neg" if negative else "pos"
+        label = ("Not: " if sp.get("negated") else "") + sp["label"]
+        out.append(str(escape(text[pos:start])))
+        out.append(f'<mark class="ev ev-{kind}" id="{sp["anchor_id"]}-{n}" title="{escape(label)}">'
+                   f'{escape(text[start:end])}<sup class="ev-n" aria-hidden="true">{n}</sup>'
+                   f'<span class="visually-hidden"> (evidence {n}, {"against" if negative else "for"}: '
+                   f'{escape(label)})</span></mark>')
+        notes.append({"n": n, "kind": kind, "label": label, "text": text[start:end], "key": sp["key"]})
+        pos = end
+    out.append(str(escape(text[pos:])))
+    return Markup("".join(out)), notes
+
+
+# ---------------------------------------------------------------------------- the review model
+
+
+def accepted_rows(log, campaign_id: str) -> dict[int, Any]:
+    """Score row id -> its ``score.accepted`` entry, for the campaign."""
+    out: dict[int, Any] = {}
+    for e in log.entries(action=ACCEPTED):
+        if e.payload.get("campaign") == campaign_id and e.payload.get("score_id") is not None:
+            out.setdefault(int(e.payload["score_id"]), e)
+    return out
+
+
+def is_reviewed(row: Mapping[str, Any], accepted: Mapping[int, Any]) -> bool:
+    return row["source"] == "override" or row["id"] in accepted
+
+
+def rubber_stamp(log, campaign_id: str, reviewer_key: str, policy: RubberStampPolicy) -> dict[str, Any] | None:
+    """The warning to show, or None: this reviewer's last accepts came too fast to be a review."""
+    times = [e.payload.get("at") for e in log.entries(action=ACCEPTED)
+             if e.payload.get("campaign") == campaign_id and e.payload.get("reviewer_key") == reviewer_key]
+    return fast_accepts([dt.datetime.fromisoformat(t) for t in times if t], policy)
+
+
+def fast_accepts(times: Sequence[dt.datetime], policy: RubberStampPolicy) -> dict[str, Any] | None:
+    last = sorted(times)[-policy.window:]
+    if len(last) < policy.window:
+        return None
+    gaps = [(b - a).total_seconds() for a, b in zip(last, last[1:])]
+    median = statistics.median(gaps)
+    if median >= policy.min_seconds:
+        return None
+    return {"count": len(last), "median_seconds": round(median, 1), "min_seconds": policy.min_seconds}
+
+
+def _levels(rubric: Rubric, value_id: str) -> dict[int, Any]:
+    value = next((v for v in rubric.values if v.id == value_id), None)
+    anchors = (value.anchors if value is not None and value.anchors else None) or rubric.scale.levels
+    return {lvl.level: lvl for lvl in anchors}
+
+
+def _structured_text(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    parts = []
+    if data.get("ranking"):
+        parts.append("Ranking: " + ", ".join(f"{k} → {v if v is not None else '—'}" for k, v in data["ranking"].items()))
+    if data.get("choices"):
+        parts.append("Chosen: " + ", ".join(data["choices"]))
+    if data.get("rating") is not None:
+        parts.append(f"Rating: {data['rating']}")
+    return "; ".join(parts) or None
+
+
+def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any]) -> list[dict[str, Any]]:
+    """One row per application: reference, scores, flags, reviewed; flagged first, then by reference."""
+    apps = {a["id"]: a for a in engine.store.applications(campaign_id)}
+    rows: dict[str, dict[str, Any]] = {
+        a: {"id": a, "ref": reference(app), "scores": 0, "flagged": 0, "reviewed": 0, "flags": set()}
+        for a, app in apps.items()}
+    for row in engine.store.current_scores(campaign_id):
+        r = rows.get(row["application_id"])
+        if r is None:
+            continue
+        score = row["score"]
+        r["scores"] += 1
+        r["reviewed"] += is_reviewed(row, accepted)
+        if score.flags and row["source"] != "override":
+            r["flagged"] += 1
+            r["flags"].update(FLAG_WORDS.get(f.code, f.code) for f in score.flags)
+    out = sorted(rows.values(), key=lambda r: (r["flagged"] == 0, r["reviewed"] == r["scores"], r["ref"]))
+    for r in out:
+        r["flags"] = sorted(r["flags"])
+        r["done"] = r["scores"] > 0 and r["reviewed"] == r["scores"]
+    return out
+
+
+def progress(engine, campaign_id: str, accepted: Mapping[int, Any]) -> dict[str, int]:
+    rows = engine.store.current_scores(campaign_id)
+    done = sum(is_reviewed(r, accepted) for r in rows)
+    return {"done": done, "total": len(rows), "percent": round(100 * done / len(rows)) if rows else 0}
+
+
+def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], application_id: str,
+                   accepted: Mapping[int, Any]) -> dict[str, Any]:
+    """The answers of one application with their scores, evidence and review state; flagged first."""
+    app = engine.store.application(application_id)
+    values = {v.id: v for v in rubric.values}
+    indicators = {i.id: i for v in rubric.values for i in v.indicators}
+    questions = {q.id: q for q in rubric.questions}
+    responses = {r["question_id"]: r for r in engine.store.responses(campaign["id"])
+                 if r["application_id"] == application_id}
+    by_question: dict[str, list[dict[str, Any]]] = {}
+    for row in engine.store.current_scores(campaign["id"]):
+        if row["application_id"] == application_id:
+            by_question.setdefault(row["question_id"], []).append(row)
+    answers = []
+    for qid in campaign["question_ids"]:
+        resp = responses.get(qid)
+        rows = by_question.get(qid, [])
+        text = (resp or {}).get("redacted_text") or ""
+        spans, cards = [], []
+        for row in rows:
+            score = row["score"]
+            key = f"{qid}/{score.value_id}"
+            for e in score.evidence:
+                ind = indicators.get(e.indicator_id)
+                spans.append({"start": e.start, "end": e.end, "indicator_id": e.indicator_id,
+                              "polarity": getattr(e.polarity, "value", e.polarity), "negated": e.negated,
+                              "label": ind.text if ind else e.indicator_id, "key": key,
+                              "anchor_id": f"ev-{_slug(qid)}"})
+        html, notes = highlight(text, spans)
+        for row in sorted(rows, key=lambda r: (not (r["score"].flags and r["source"] != "override"),
+                                               r["value_id"])):
+            score = row["score"]
+            key = f"{qid}/{score.value_id}"
+            levels = _levels(rubric, score.value_id)
+            value = values.get(score.value_id)
+            level = levels.get(score.level)
+            override = row["source"] == "override"
+            acc = accepted.get(row["id"])
+            cards.append({
+                "key": key, "dom_id": f"s-{_slug(qid)}-{_slug(score.value_id)}", "score_id": row["id"],
+                "value_id": score.value_id, "value_name": value.name if value else score.value_id,
+                "level": score.level, "level_label": level.label if level else "",
+                "anchor": score.anchor or (level.anchor if level else ""),
+                "confidence": round(score.confidence * 100),
+                "flags": [] if override else [{"title": FLAG_WORDS.get(f.code, f.code), "reason": f.reason}
+                                              for f in score.flags],
+                "evidence": [n for n in notes if n["key"] == key],
+                "marking": [e.text for e in score.evidence if e.indicator_id.startswith("key:")],
+                "override": override, "override_by": row["created_by"] if override else None,
+                "override_reason": row["reason"] if override else None,
+                "accepted_by": acc.actor if acc else None,
+                "reviewed": override or acc is not None,
+                "levels": [{"level": lvl, "label": levels[lvl].label, "anchor": levels[lvl].anchor}
+                           for lvl in sorted(levels)],
+            })
+        answers.append({
+            "question_id": qid, "dom_id": f"q-{_slug(qid)}",
+            "question": questions[qid].text if qid in questions else qid,
+            "html": html, "empty": not text.strip(),
+            "structured": _structured_text((resp or {}).get("structured")),
+            "cards": cards, "flagged": sum(1 for c in cards if c["flags"]),
+        })
+    answers.sort(key=lambda a: a["flagged"] == 0)
+    done = sum(c["reviewed"] for a in answers for c in a["cards"])
+    total = sum(len(a["cards"]) for a in answers)
+    return {"id": app["id"], "ref": reference(app), "answers": answers, "done": done, "total": total}
+
+
+def _slug(s: str) -> str:
+    return "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in s)
+
+
+def current_row(engine, application_id: str, question_id: str, value_id: str) -> Mapping[str, Any] | None:
+    history = engine.store.score_history(application_id, question_id, value_id)
+    return history[-1] if history else None
+
+
+def next_unreviewed(summaries: Iterable[Mapping[str, Any]], after: str | None = None) -> str | None:
+    """The next application (in page order) with scores still to review, after ``after`` if given."""
+    items = list(summaries)
+    if after is not None:
+        ids = [s["id"] for s in items]
+        if after in ids:
+            i = ids.index(after)
+            items = items[i + 1:] + items[:i]
+    return next((s["id"] for s in items if s["scores"] and not s["done"]), None)
