@@ -49,8 +49,8 @@ def endpoints_add(
         print_json(ep)
         return
     console.print(f"endpoint [bold]{ep['id']}[/] -> {ep['url']} (events: {', '.join(ep['event_types'])}, "
-                  f"tenant {ep['tenant']})", highlight=False)
-    console.print(f"signing secret (shown once): [bold]{ep['secret']}[/]", highlight=False)
+                  f"tenant {ep['tenant']})", highlight=False, soft_wrap=True)
+    console.print(f"signing secret (shown once): [bold]{ep['secret']}[/]", highlight=False, soft_wrap=True)
 
 
 @endpoints_app.command("list")
@@ -93,7 +93,7 @@ def rotate_secret(endpoint_id: str,
     """Make a new secret; old and new both sign for --grace seconds. Prints the new one ONCE."""
     with vbr_errors():
         secret = _outbox(db).rotate_secret(endpoint_id, actor=actor, grace_seconds=grace)
-    console.print(f"new signing secret for {endpoint_id} (shown once): [bold]{secret}[/]", highlight=False)
+    console.print(f"new signing secret for {endpoint_id} (shown once): [bold]{secret}[/]", highlight=False, soft_wrap=True)
     console.print(f"the previous secret keeps signing for {grace:g} s")
 
 
@@ -151,7 +151,7 @@ def deliver(
     def report(info: dict) -> None:
         if not quiet:
             console.print(f"delivery {info['id']} {info['event_id']} attempt {info['attempt']}: {info['outcome']}"
-                          + (f" ({info['error']})" if info["error"] else ""), highlight=False)
+                          + (f" ({info['error']})" if info["error"] else ""), highlight=False, soft_wrap=True)
 
     with vbr_errors():
         worker = DeliveryWorker(_outbox(db), policy=RetryPolicy(max_attempts=max_attempts), timeout=timeout,
@@ -159,7 +159,7 @@ def deliver(
         try:
             if once:
                 summary = worker.run_once()
-                console.print(json.dumps(summary.as_dict()), highlight=False)
+                console.print(json.dumps(summary.as_dict()), highlight=False, soft_wrap=True)
                 return
             stopping = {"now": False}
 
@@ -176,4 +176,6 @@ def deliver(
 
 
 def register(app: typer.Typer) -> None:
+    if any(g.name == "webhooks" for g in app.registered_groups):
+        return  # registered already (vbr.cli.importing registers it too)
     app.add_typer(webhooks_app, name="webhooks")
