@@ -1,0 +1,212 @@
+"""``vbr scorer``: train a learned scorer on marked answers, and evaluate one on held-out marks.
+
+Works on any CSV with a header, a text column and a whole-number score column (any scale).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vbr.cli.common import console, err_console
+from vbr.errors import ValidationFailed
+
+scorer_app = typer.Typer(help="Train and evaluate learned scorers on marked answers.",
+                         no_args_is_help=True)
+
+_REF = re.compile(r"^[a-z0-9][a-z0-9_.-]*@\d+\.\d+(\.\d+)?$")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _progress(quiet_stdout: bool) -> Progress:
+    """A spinner with elapsed time; on stderr when stdout carries JSON."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=err_console if quiet_stdout else console, transient=True)
+
+
+def _read(path: Path, text_col: str, score_col: str, second: Optional[str] = None,
+          min_rows: int = 1):
+    from vbr.scoring.datasets import read_scored_csv
+
+    return read_scored_csv(path, text_col, score_col, second, min_rows=min_rows)
+
+
+def _check_trainable(data: Any) -> None:
+    levels = np.unique(data.scores)
+    if levels.size < 2:
+        raise ValidationFailed(
+            f"every answer has the score {int(levels[0])}; a scorer needs at least two "
+            "different levels to learn from", file=data.path, field=data.score_col,
+            hint="add marked answers at other levels")
+    if len(data) < 10:
+        raise ValidationFailed(f"only {len(data)} marked answers; at least 10 are needed to "
+                               "train and cross-validate a scorer", file=data.path,
+                               hint="add more marked answers (a few hundred per question is typical)")
+
+
+def _fit(data: Any, quiet_stdout: bool, label: str):
+    from vbr.scoring.learned import LearnedScorer
+
+    model = LearnedScorer()
+    with _progress(quiet_stdout) as progress:
+        progress.add_task(f"{label} on {len(data):,} answers "
+                          f"(levels {data.levels[0]}-{data.levels[1]}) ...", total=None)
+        start = time.perf_counter()
+        try:
+            model.fit(data.texts, data.scores)
+        except ValueError as exc:
+            raise ValidationFailed(f"cannot train on this file: {exc}", file=data.path) from None
+        seconds = time.perf_counter() - start
+    return model, seconds
+
+
+def _rubric_ref(rubric: Optional[str]) -> Optional[str]:
+    if rubric is None:
+        return None
+    if "@" in rubric:
+        if not _REF.match(rubric):
+            raise ValidationFailed(f"'{rubric}' is not a rubric reference", field="--rubric",
+                                   hint="use a rubric id such as 'nhs-values' or id@version "
+                                        "such as 'nhs-values@1.0'")
+        return rubric
+    from vbr.cli.rubrics import get_rubric
+
+    return get_rubric(rubric).ref
+
+
+@scorer_app.command("train")
+def train(
+    train_csv: Path = typer.Argument(..., help="CSV of marked answers to learn from."),
+    text_col: str = typer.Option(..., "--text-col", help="Column holding the answer text."),
+    score_col: str = typer.Option(..., "--score-col", help="Column holding the whole-number score."),
+    output: Path = typer.Option(..., "-o", "--output", help="Model file to write."),
+    rubric: Optional[str] = typer.Option(
+        None, "--rubric", help="Rubric id (or id@version) the marks follow; loading the model "
+        "for another rubric version is then refused."),
+) -> None:
+    """Train a learned scorer on TRAIN_CSV and save it with its model card."""
+    from vbr.scoring.model_io import save_model
+
+    ref = _rubric_ref(rubric)
+    data = _read(train_csv, text_col, score_col)
+    _check_trainable(data)
+    model, seconds = _fit(data, False, "Training")
+    card = save_model(model, output, rubric_ref=ref, data_sha256=data.sha256,
+                      notes={"train_file": train_csv.name, "text_col": text_col,
+                             "score_col": score_col, "train_seconds": round(seconds, 2)})
+    console.print(
+        f"Trained on {card.n_train:,} answers (levels {card.levels[0]}-{card.levels[1]}) in "
+        f"{seconds:.1f}s; cross-validated QWK {card.cv_qwk:.3f}. Saved to {output}"
+        + (f" for rubric {ref}." if ref else "."), highlight=False)
+
+
+def _baseline(train: Any, test: Any) -> np.ndarray:
+    """Plain TF-IDF + ridge regression, rounded and clipped to the training scale."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import Ridge
+
+    vec = TfidfVectorizer()
+    X = vec.fit_transform(train.texts)
+    reg = Ridge().fit(X, train.scores)
+    lo, hi = train.levels
+    return np.clip(np.rint(reg.predict(vec.transform(test.texts))), lo, hi).astype(np.int64)
+
+
+@scorer_app.command("evaluate")
+def evaluate(
+    train_csv: Path = typer.Argument(..., help="CSV of marked answers to learn from."),
+    test_csv: Path = typer.Argument(..., help="CSV of marked answers to score and compare."),
+    text_col: str = typer.Option(..., "--text-col", help="Column holding the answer text."),
+    score_col: str = typer.Option(..., "--score-col", help="Column holding the whole-number score."),
+    second_rater_col: Optional[str] = typer.Option(
+        None, "--second-rater-col", help="Column with a second human's score, for human-human "
+        "agreement (read from the test file)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+) -> None:
+    """Train on TRAIN_CSV, score TEST_CSV, and compare with its human marks."""
+    from vbr.scoring.agreement import (adjacent_agreement, exact_agreement,
+                                       quadratic_weighted_kappa, standardised_mean_difference,
+                                       validation_report)
+
+    as_json = fmt is OutputFormat.json
+    train_data = _read(train_csv, text_col, score_col)
+    _check_trainable(train_data)
+    test_data = _read(test_csv, text_col, score_col, second_rater_col)
+    model, seconds = _fit(train_data, as_json, "Training")
+    start = time.perf_counter()
+    pred, conf = model.predict_with_confidence(test_data.texts)
+    predict_seconds = time.perf_counter() - start
+    base = _baseline(train_data, test_data)
+    human = test_data.scores
+    report = validation_report(pred, human, test_data.second, n_boot=500)
+    out: dict[str, Any] = {
+        "qwk": quadratic_weighted_kappa(human, pred),
+        "qwk_ci": [report.model_human.qwk.lower, report.model_human.qwk.upper],
+        "baseline_qwk": quadratic_weighted_kappa(human, base),
+        "exact": exact_agreement(human, pred),
+        "adjacent": adjacent_agreement(human, pred),
+        "smd": standardised_mean_difference(pred, human),
+        "n_train": len(train_data),
+        "n_test": len(test_data),
+        "train_levels": list(train_data.levels),
+        "test_levels": list(test_data.levels),
+        "cv_qwk": model.cv_qwk_,
+        "mean_confidence": float(np.mean(conf)),
+        "train_seconds": round(seconds, 3),
+        "predict_seconds": round(predict_seconds, 3),
+        "verdict": report.verdict,
+        "reasons": list(report.reasons),
+    }
+    if test_data.second is not None:
+        out["human_qwk"] = quadratic_weighted_kappa(human, test_data.second)
+        out["human_exact"] = exact_agreement(human, test_data.second)
+        out["human_adjacent"] = adjacent_agreement(human, test_data.second)
+        out["human_smd"] = standardised_mean_difference(test_data.second, human)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+
+    table = Table(title=f"{test_csv.name}: learned scorer vs human marks ({score_col})")
+    table.add_column("measure")
+    table.add_column("learned scorer", justify="right")
+    table.add_column("TF-IDF + ridge baseline", justify="right")
+    if "human_qwk" in out:
+        table.add_column(f"second rater ({second_rater_col})", justify="right")
+
+    def row(name: str, model_v: float, base_v: float | None, human_v: float | None) -> None:
+        cells = [name, f"{model_v:.3f}", "" if base_v is None else f"{base_v:.3f}"]
+        if "human_qwk" in out:
+            cells.append("" if human_v is None else f"{human_v:.3f}")
+        table.add_row(*cells)
+
+    row("QWK", out["qwk"], out["baseline_qwk"], out.get("human_qwk"))
+    row("exact agreement", out["exact"], exact_agreement(human, base), out.get("human_exact"))
+    row("adjacent agreement", out["adjacent"], adjacent_agreement(human, base),
+        out.get("human_adjacent"))
+    row("standardised mean difference", out["smd"], standardised_mean_difference(base, human),
+        out.get("human_smd"))
+    console.print(table)
+    console.print(f"Trained on {out['n_train']:,} answers in {seconds:.1f}s (cross-validated QWK "
+                  f"{out['cv_qwk']:.3f}); scored {out['n_test']:,}. QWK 95% interval "
+                  f"{out['qwk_ci'][0]:.3f}-{out['qwk_ci'][1]:.3f}.", highlight=False)
+    console.print(f"[bold]Verdict: {report.verdict}[/]")
+    for reason in report.reasons[1:]:
+        console.print(f"  - {reason}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(scorer_app, name="scorer")
