@@ -38,3 +38,36 @@ def test_campaign_to_released_shortlist(svc):
     assert c.get(f"/v1/shortlists/{sid}", headers=svc.h("ats")).json()["released"] is True
     v = c.get("/v1/log/verify", headers=svc.h("admin")).json()
     assert v["ok"] is True
+
+
+def test_score_pages_match_the_store_and_overrides_show(svc):
+    bodies = make_campaign(svc, n=6)
+    c = svc.client
+    assert c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats")).status_code == 201
+    want = svc.engine.store.current_scores("band5-2026")
+    got, cursor = [], None
+    while True:
+        url = "/v1/campaigns/band5-2026/scores?limit=7" + (f"&cursor={cursor}" if cursor else "")
+        body = c.get(url, headers=svc.h("recruiter")).json()
+        got += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert [(g["application_id"], g["question_id"], g["value_id"], g["level"]) for g in got] == \
+        [(w["application_id"], w["question_id"], w["value_id"], w["level"]) for w in want]
+    first = got[0]
+    r = c.post(f"/v1/applications/{first['application_id']}/overrides", headers=svc.h("recruiter"),
+               json={"question_id": first["question_id"], "value_id": first["value_id"], "level": 4,
+                     "reason": "Evidence of escalation was missed by the scorer."})
+    assert r.status_code == 201, r.text
+    mine = c.get(f"/v1/campaigns/band5-2026/scores?application_id={first['application_id']}",
+                 headers=svc.h("ats")).json()["items"]
+    top = next(s for s in mine if (s["question_id"], s["value_id"]) == (first["question_id"], first["value_id"]))
+    assert (top["level"], top["source"], top["reason"]) == (4, "override", "Evidence of escalation was missed by the scorer.")
+    assert top["evidence"] == first["evidence"]
+    # answers are served redacted: the names sent for redaction are not in them
+    for b in bodies:
+        detail = c.get(f"/v1/applications/{b['id']}", headers=svc.h("recruiter")).json()
+        assert len(detail["answers"]) == len(b["answers"])
+        for a in detail["answers"]:
+            assert all(n not in (a["text"] or "") for n in b["names"]), a

@@ -14,18 +14,13 @@ from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, RECRUITER, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, page
+from vbr.server import queries
+from vbr.server.pagination import Page, PageParams, encode
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import OverrideIn, OverrideOut, ScoreOut, ScoreRun, ScoreRunIn
 
 router = APIRouter(tags=["scores"])
 CampaignId = Path(pattern=ID_PATTERN, max_length=80)
-
-
-def score_out(row: dict) -> dict:
-    s = row["score"]
-    return {"score_id": row["id"], **s.model_dump(mode="json"), "source": row["source"],
-            "created_by": row["created_by"], "reason": row["reason"], "created_at": str(row["created_at"])}
 
 
 @router.post("/campaigns/{campaign_id}/scores", status_code=201, response_model=ScoreRun, responses=POST_ERRORS,
@@ -49,10 +44,10 @@ def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(),
                 application_id: str | None = Query(None, min_length=1, max_length=120),
                 who: Principal = Depends(allow(*EVERYONE)), vbr: Engine = Depends(engine)) -> dict:
     scope.campaign(vbr, who, campaign_id)
-    rows = vbr.store.current_scores(campaign_id)
-    if application_id is not None:
-        rows = [r for r in rows if r["application_id"] == application_id]
-    return page([score_out(r) for r in rows], params)
+    start = params.position
+    items, more = queries.current_scores(vbr.store.engine, campaign_id, application_id=application_id,
+                                         offset=start, limit=params.limit)
+    return {"items": items, "next_cursor": encode(start + params.limit) if more else None}
 
 
 @router.post("/applications/{application_id}/overrides", status_code=201, response_model=OverrideOut,

@@ -1,0 +1,196 @@
+"""HTTP load: sustained answer submission and score reads against a real ``vbr serve``.
+
+Starts the service in a subprocess on 127.0.0.1 (loopback only), seeds a campaign, then runs
+three bounded phases with a fixed number of concurrent clients:
+
+* ``submit``: POST an application with two answers and an Idempotency-Key;
+* ``scores``: GET a page of scores with evidence;
+* ``mixed``:  both, alternating;
+
+and a reference phase (``health``: the cheapest route, same server, same client) so the
+figures can be read against what this machine does at all. Prints requests/s and p50/p99
+latency per phase, and the ratio to the reference. Stores: SQLite (the store's default
+``synchronous=FULL``, and ``NORMAL``), and PostgreSQL when ``VBR_BENCH_PG_URL`` is set.
+
+    python benchmarks/http_load.py [--requests 2000] [--seconds 20] [--concurrency 16]
+
+Target (issue 7): at least 200 requests/s with p99 under 100 ms on two cores. Nothing here
+asserts on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = "bench-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_key(db: str, role: str) -> str:
+    sys.path.insert(0, str(ROOT))
+    from vbr.server.keys import KeyStore
+    from vbr.store import open_store
+
+    key, _ = KeyStore(open_store(db).engine).create(role, tenant="bench", name=f"bench-{role}", actor="benchmark")
+    return key
+
+
+def start_server(db: str, equality_db: str | None, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "vbr", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db,
+           "--log-level", "warning", *extra]
+    if equality_db:
+        cmd += ["--equality-db", equality_db]
+    log = open(Path(db.removeprefix("sqlite:///")).parent / "serve.log" if db.startswith("sqlite") else os.devnull, "wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vbr serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("vbr serve did not start within 60 s")
+
+
+def answer(i: int) -> dict:
+    texts = ["I sat with the patient, listened carefully and asked what mattered most to them.",
+             "I escalated my concern to the nurse in charge so that the patient was safe.",
+             "I worked together with the physiotherapist so the discharge plan suited the family.",
+             "It was not my responsibility so I left it for the next shift."]
+    return {"id": f"app-{i:07d}", "reference": f"R{i}", "answers": [
+        {"question_id": "nhs-compassion-1", "text": texts[i % 4] + f" Case {i}."},
+        {"question_id": "nhs-working-together-1", "text": texts[(i + 1) % 4]}]}
+
+
+async def seed(base: str, ats: str, n: int) -> None:
+    h = {"Authorization": f"Bearer {ats}"}
+    async with httpx.AsyncClient(base_url=base, headers=h, timeout=120) as c:
+        r = await c.post("/v1/campaigns", json={"id": CAMPAIGN, "title": "Benchmark", "rubric_id": "nhs-constitution",
+                                                "question_ids": ["nhs-compassion-1", "nhs-working-together-1"]})
+        r.raise_for_status()
+        for start in range(0, n, 50):
+            rs = await asyncio.gather(*(c.post(f"/v1/campaigns/{CAMPAIGN}/applications", json=answer(i))
+                                        for i in range(start, min(n, start + 50))))
+            for r in rs:
+                r.raise_for_status()
+        (await c.post(f"/v1/campaigns/{CAMPAIGN}/scores", json={})).raise_for_status()
+
+
+async def phase(base: str, key: str, kind: str, *, requests: int, seconds: float, concurrency: int,
+                counter: list[int]) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    issued = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits,
+                                 timeout=30) as c:
+        async def worker() -> None:
+            nonlocal issued, errors
+            while issued < requests and time.perf_counter() < deadline:
+                issued += 1
+                n = issued
+                op = kind if kind != "mixed" else ("submit" if n % 2 else "scores")
+                t0 = time.perf_counter()
+                if op == "submit":
+                    counter[0] += 1
+                    i = counter[0]
+                    r = await c.post(f"/v1/campaigns/{CAMPAIGN}/applications", json=answer(i),
+                                     headers={"Idempotency-Key": f"bench-{i}"})
+                elif op == "scores":
+                    r = await c.get(f"/v1/campaigns/{CAMPAIGN}/scores", params={"limit": 20,
+                                                                               "application_id": f"app-{n % 200:07d}"})
+                else:
+                    r = await c.get("/v1/health")
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code >= 300:
+                    errors += 1
+
+        t = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return {"phase": kind, "n": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
+            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+
+
+def run_store(label: str, db: str, equality_db: str | None, extra: list[str], args) -> list[dict]:
+    ats = make_key(db, "ats")
+    proc, base = start_server(db, equality_db, extra)
+    try:
+        asyncio.run(seed(base, ats, args.seed))
+        counter = [args.seed + 1]
+        out = []
+        for kind in ("health", "submit", "scores", "mixed"):
+            res = asyncio.run(phase(base, ats, kind, requests=args.requests, seconds=args.seconds,
+                                    concurrency=args.concurrency, counter=counter))
+            res["store"] = label
+            out.append(res)
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def report(rows: list[dict]) -> None:
+    print(f"{'store':<22} {'phase':<8} {'n':>6} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9}")
+    ref = {r["store"]: r["rps"] for r in rows if r["phase"] == "health"}
+    for r in rows:
+        ratio = r["rps"] / ref[r["store"]] if ref.get(r["store"]) else float("nan")
+        print(f"{r['store']:<22} {r['phase']:<8} {r['n']:>6} {r['errors']:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} "
+              f"{r['p99_ms']:>8.1f} {ratio:>9.2f}")
+    print("target: >= 200 req/s with p99 < 100 ms (submit, scores, mixed)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=2000, help="requests per phase (upper bound)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="seconds per phase (upper bound)")
+    ap.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    ap.add_argument("--seed", type=int, default=200, help="applications stored and scored before the phases")
+    args = ap.parse_args()
+    print(f"vbr HTTP load: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+          f"concurrency {args.concurrency}, <= {args.requests} requests or {args.seconds:.0f} s per phase")
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, extra in (("sqlite (sync FULL)", []), ("sqlite (sync NORMAL)", ["--sqlite-synchronous", "normal"])):
+            d = Path(tmp) / label.split()[-1].strip("()").lower()
+            db = f"sqlite:///{d / 'vbr.sqlite'}"
+            rows += run_store(label, db, None, extra, args)
+        pg = os.environ.get("VBR_BENCH_PG_URL")
+        if pg:
+            eq = os.environ.get("VBR_BENCH_PG_EQUALITY_URL")
+            rows += run_store("postgresql", pg, eq, [], args)
+        else:
+            print("(PostgreSQL skipped: set VBR_BENCH_PG_URL to a scratch database to include it)")
+    report(rows)
+
+
+if __name__ == "__main__":
+    main()
