@@ -141,7 +141,8 @@ def test_unexpected_errors_are_500_without_internals(svc, ready, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("password=hunter2 in /srv/vbr/engine.py line 12")
 
-    monkeypatch.setattr(svc.engine, "scores", boom)
-    monkeypatch.setattr(svc.engine.store, "current_scores", boom)
+    from vbr.server import queries
+
+    monkeypatch.setattr(queries, "current_scores", boom)
     body = problem(svc.client.get("/v1/campaigns/band5-2026/scores", headers=svc.h("ats")), 500)
     assert "hunter2" not in str(body) and "engine.py" not in str(body) and len(body["error_id"]) == 12
