@@ -106,18 +106,24 @@ def _dim_of(values: Any, part: int, field: str, errors: list, row0: int = 0, *, 
     ``upper=False`` keeps the case of strata and sex labels, as :func:`vbr.fairness.counts.count` does)."""
     try:
         arr = as_array(values, field=field)
-        codes, uniques = _factorize_field(arr, field)
+        if isinstance(arr, pd.Categorical):  # keep the narrow category codes (int8 for few categories)
+            codes, uniques = arr.codes, list(arr.categories)
+        else:
+            codes, uniques = _factorize_field(arr, field)
     except ValidationFailed as exc:
         errors.append((part, exc.row, exc.field, exc.message, exc.hint))
         return None, _Dim()
     n_u = len(uniques)
     if isinstance(arr, pd.Categorical):  # categories are in category order; rank by appearance instead
-        used = np.flatnonzero(np.bincount(codes + 1, minlength=n_u + 1)[1:])
-        stop = 1 << 16  # the used categories nearly always all appear in a short prefix
+        stop, n_used = 1 << 16, None  # the used categories nearly always all appear in a short prefix
         while True:
             seen = pd.unique(codes[:stop])
             seen = seen[seen >= 0]
-            if len(seen) == len(used) or stop >= len(codes):
+            if len(seen) == n_u or stop >= len(codes):
+                break
+            if n_used is None:
+                n_used = int((np.bincount(codes.astype(np.int64) + 1, minlength=n_u + 1)[1:] > 0).sum())
+            if len(seen) == n_used:
                 break
             stop *= 8
         rank = np.full(n_u, -1, dtype=np.int64)
@@ -126,7 +132,7 @@ def _dim_of(values: Any, part: int, field: str, errors: list, row0: int = 0, *, 
         rank = np.arange(n_u, dtype=np.int64)
     dim = _Dim()
     pos: dict = {}
-    remap = np.zeros(n_u + 1, dtype=np.int64)
+    remap = np.zeros(n_u + 1, dtype=np.int32)
     mixed_possible = arr.dtype == object if isinstance(arr, np.ndarray) else True
     for k in range(n_u):
         if rank[k] < 0:
@@ -232,15 +238,21 @@ def _count_frame(df: pd.DataFrame, part: int, spec: _Spec, row0: int = 0) -> _Pa
     if errors or code_idx is None or sex_idx is None or st_idx is None:
         errors[:] = [(p, r if r is None else r + row0, f, m, h) for p, r, f, m, h in errors]
         return empty
-    pattern = np.zeros(n, dtype=np.int64)
-    for j, o in enumerate(outcomes):
-        pattern |= o.astype(np.int64) << j
     shape = (len(strata.labels), len(sexes.labels), len(codes.labels), 1 << k)
-    combined = code_idx
+    size = int(np.prod(shape))
+    dt = np.int32 if size < 2**31 else np.int64  # narrow, in-place index arithmetic: this is the hot loop
     if shape[0] > 1 or shape[1] > 1:
-        combined = (st_idx * shape[1] + sex_idx) * shape[2] + code_idx
-    combined = combined * shape[3] + pattern
-    cells = np.bincount(combined, minlength=int(np.prod(shape))).reshape(shape).astype(np.int64, copy=False)
+        combined = st_idx.astype(dt)
+        combined *= shape[1]
+        combined += sex_idx
+        combined *= shape[2]
+        combined += code_idx
+    else:
+        combined = code_idx.astype(dt)
+    combined *= shape[3]
+    for j, o in enumerate(outcomes):
+        combined += o.view(np.uint8) << np.uint8(j) if o.dtype == bool else o.astype(np.uint8) << np.uint8(j)
+    cells = np.bincount(combined, minlength=size).reshape(shape).astype(np.int64, copy=False)
     first_bad = {}
     for j in range(1, k):
         bad = outcomes[j] & ~outcomes[j - 1]
