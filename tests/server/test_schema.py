@@ -42,8 +42,11 @@ def test_api_conforms_to_its_schema(api):
     """Each operation with generated (valid and invalid) input; failures are collected and listed."""
     svc = api.svc
     failures: list[str] = []
-    # the webhook deliveries routes (vbr.webhooks.api) are tested by their own module
-    operations = [r.ok() for r in api.get_all_operations() if not r.ok().path.startswith("/v1/webhooks")]
+    # vbr's own routes; plugins' routes and the webhook deliveries routes are tested by their modules
+    from vbr.server.routes import ROUTERS
+
+    ours = {"/v1" + r.path for router in ROUTERS for r in router.routes}
+    operations = [r.ok() for r in api.get_all_operations() if r.ok().path in ours]
     assert len(operations) >= 18
     for op in operations:
         key = svc.key(ROLE_FOR.get(op.path, "admin"))
