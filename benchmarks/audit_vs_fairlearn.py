@@ -95,17 +95,17 @@ def main() -> int:
     rss_vbr = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     # phase 2: fairlearn on the same data (regenerated from the same seed)
-    print(f"{'rows':>10} {'fairlearn s':>12} {'vbr audit s':>12} {'vbr cpu s':>10} {'speed-up':>9} "
-          f"{'vbr peak MB':>12} {'max |diff|':>11}")
+    print(f"{'rows':>10} {'fairlearn s':>12} {'(cpu)':>8} {'vbr audit s':>12} {'(cpu)':>8} {'speed-up':>9} "
+          f"{'(cpu)':>8} {'vbr peak MB':>12} {'max |diff|':>11}")
     ok = True
     for n in args.sizes:
         vbr_t, peak, rates, vbr_cpu = vbr[n]
         if n > 1_000_000 and args.skip_fairlearn_5m:
-            fl_t, diff = None, None
+            fl_t, fl_cpu, diff = None, None, None
         else:
             y, codes = make_data(n)
             fl_rep = 1 if n > 1_000_000 else args.repeat
-            fl_t, mf, _ = time_best(lambda: MetricFrame(metrics=selection_rate, y_true=y, y_pred=y,
+            fl_t, mf, fl_cpu = time_best(lambda: MetricFrame(metrics=selection_rate, y_true=y, y_pred=y,
                                                      sensitive_features=codes), fl_rep)
             # fairlearn groups by raw code; vbr puts Z and 99 in the unknown bucket (rate over both)
             unk = np.isin(codes, ["Z", "99"])
@@ -116,14 +116,18 @@ def main() -> int:
             assert diff < 1e-12, f"rates differ by {diff}"
             del y, codes, mf
         speed = f"{fl_t / vbr_t:8.0f}x" if fl_t else "   (skip)"
-        print(f"{n:>10,} {fl_t if fl_t is not None else float('nan'):>12.3f} {vbr_t:>12.4f} {vbr_cpu:>10.4f} {speed:>9} "
-              f"{peak / 2**20:>12.1f} {diff if diff is not None else float('nan'):>11.1e}")
+        speed_cpu = f"{fl_cpu / vbr_cpu:7.0f}x" if fl_t else "  (skip)"
+        nan = float("nan")
+        print(f"{n:>10,} {fl_t if fl_t is not None else nan:>12.3f} {fl_cpu if fl_cpu is not None else nan:>8.3f} "
+              f"{vbr_t:>12.4f} {vbr_cpu:>8.4f} {speed:>9} {speed_cpu:>8} {peak / 2**20:>12.1f} "
+              f"{diff if diff is not None else nan:>11.1e}")
         if n == 1_000_000 and fl_t is not None and fl_t / vbr_t < 100:
             ok = False
-            print("  target missed: < 100x faster than MetricFrame at 1 M rows")
+            print(f"  target missed on wall time: < 100x faster than MetricFrame at 1 M rows "
+                  f"(CPU-time speed-up {fl_cpu / vbr_cpu:.0f}x)")
         if n == 5_000_000 and vbr_t >= 1.0:
             ok = False
-            print("  target missed: 5 M-row audit took 1 s or more")
+            print(f"  target missed on wall time: 5 M-row audit took {vbr_t:.2f} s (CPU time {vbr_cpu:.2f} s)")
     rss_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process max RSS after the vbr audits: {rss_vbr:.0f} MB (input arrays included); "
           f"after fairlearn: {rss_all:.0f} MB")
