@@ -78,3 +78,36 @@ def shot(page, name: str, *, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+ACCESSIBILITY_JS = """
+() => {
+  const problems = [];
+  const h1 = document.querySelectorAll('h1');
+  if (h1.length !== 1) problems.push(`${h1.length} h1 headings`);
+  let last = 0;
+  for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+    const level = Number(h.tagName[1]);
+    if (last && level > last + 1) problems.push(`heading level skips from h${last} to h${level}: ${h.textContent.trim()}`);
+    last = level;
+  }
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden') continue;
+    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) problems.push(`unlabelled ${el.tagName} ${el.name}`);
+  }
+  for (const el of document.querySelectorAll('[role=img]')) {
+    if (!el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) problems.push('an image without a name');
+  }
+  for (const el of document.querySelectorAll('a, button')) {
+    if (!el.textContent.trim() && !el.getAttribute('aria-label')) problems.push(`an empty ${el.tagName}`);
+  }
+  if (document.documentElement.lang !== 'en-GB') problems.push('no page language');
+  return problems;
+}
+"""
+
+
+def assert_accessible(page) -> None:
+    """Structural checks: one h1, no skipped heading levels, a label on every field, named images."""
+    problems = page.evaluate(ACCESSIBILITY_JS)
+    assert problems == [], f"{page.url}: {problems}"

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from tests.pages.browser import ARGS, SCREENSHOTS, LiveServer, chromium_path, shot, sync_playwright
+from tests.pages.browser import (ARGS, SCREENSHOTS, LiveServer, assert_accessible, chromium_path, shot,
+                                 sync_playwright)
 from tests.pages.conftest import CAMPAIGN, Pages, pages_plugins, seed
 from vbr.engine import Engine
 from vbr.server.app import Settings, create_app
@@ -56,12 +57,14 @@ def test_recruiter_reviews_accepts_and_overrides_with_the_keyboard(live, page):
     server, engine, keys = live
     page.goto(f"{server.url}/pages/campaigns")
     assert "/pages/sign-in" in page.url
+    assert_accessible(page)
     shot(page, "01-sign-in")
     sign_in(page, server.url, keys["recruiter"])
     shot(page, "02-recruiter-campaigns")
     page.get_by_role("link", name="Band 5 staff nurse, surgical wards").click()
     page.get_by_role("heading", name=re.compile("Review scores")).wait_for()
     assert page.get_by_text("reviewed 0 of").count() >= 1
+    assert_accessible(page)
     shot(page, "03-review-list")
 
     page.get_by_role("link", name="Review the next candidate").click()
@@ -70,9 +73,21 @@ def test_recruiter_reviews_accepts_and_overrides_with_the_keyboard(live, page):
     assert "Smith" not in body and "Patel" not in body  # names are redacted; references only
     assert page.locator("mark.ev").count() > 0  # evidence highlighted in the redacted text
     assert page.locator(".flags").count() > 0  # flagged scores first, in plain words
+    assert_accessible(page)
     shot(page, "04-candidate-review")
 
-    # keyboard only: j moves to the first score, a accepts it
+    # Tab alone reaches the first accept button, and the focus is plainly visible (NHS yellow)
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.hasAttribute('data-accept')"):
+            break
+    else:
+        raise AssertionError("Tab never reached an accept button")
+    assert page.evaluate("getComputedStyle(document.activeElement).backgroundColor") == "rgb(255, 235, 59)"
+    shot(page, "04b-keyboard-focus", full_page=False)
+
+    # keyboard shortcuts: j moves to the first score, a accepts it
+    page.evaluate("document.activeElement.blur()")
     page.keyboard.press("j")
     first = page.locator(".score-card").first
     assert first.evaluate("el => el === document.activeElement")
@@ -111,6 +126,7 @@ def test_recruiter_is_refused_the_dashboard(live, page):
     assert response.status == 403
     assert page.get_by_role("heading", name="You do not have access to this page").is_visible()
     assert page.locator("svg.chart").count() == 0
+    assert_accessible(page)
     shot(page, "07-recruiter-refused-dashboard")
     refused = [e for e in engine.store.log.entries(action="pages.refused")]
     assert refused and refused[-1].payload["page"] == "equality dashboard" and "Sam Reviewer" in refused[-1].actor
@@ -123,6 +139,7 @@ def test_equality_officer_releases_a_held_shortlist_with_a_justification(live, p
     page.goto(f"{server.url}/pages/campaigns/hca-2026/equality")
     assert page.get_by_role("heading", name="No audit yet").is_visible()
     assert page.locator("svg.chart").count() == 0
+    assert_accessible(page)
     shot(page, "09-dashboard-no-audit")
 
     page.goto(f"{server.url}/pages/campaigns/{CAMPAIGN}/equality")
@@ -130,6 +147,7 @@ def test_equality_officer_releases_a_held_shortlist_with_a_justification(live, p
     chart = page.locator("svg.chart").first
     assert chart.is_visible() and chart.bounding_box()["width"] > 300
     assert page.locator(".verify-ok").is_visible()
+    assert_accessible(page)
     shot(page, "10-dashboard-held")
     chart.screenshot(path=str(SCREENSHOTS / "10b-dashboard-chart.png"))
     sid = engine.store.shortlists(CAMPAIGN)[-1]["id"]
@@ -171,6 +189,7 @@ def test_standalone_report_opens_offline_with_its_chart(live, browser, tmp_path)
     assert page.locator("svg.chart rect").count() >= 3
     assert page.locator("svg.chart line[stroke-dasharray]").count() >= 1  # the 0.80 line
     assert requested == []  # nothing was fetched from the network
+    assert_accessible(page)
     shot(page, "12-report-offline")
     page.emulate_media(media="print")
     assert page.locator("svg.chart").first.is_visible()

@@ -250,8 +250,10 @@ def test_rubber_stamp_warning_uses_the_injected_clock(pages):
         page = accept_next(2)
     assert "too fast to be a review" in page and "median of <b>2.0 seconds</b>" in page
     assert "Article 22" in page
-    times = [e.payload["at"] for e in pages.engine.store.log.entries(action="score.accepted")]
-    assert times[-1].startswith("2026-03-02T09:0")  # the service clock, not the wall clock
+    entries = list(pages.engine.store.log.entries(action="score.accepted"))
+    assert entries[-1].payload["at"].startswith("2026-03-02T09:0")  # the service clock, not the wall clock
+    assert entries[-1].payload["fast_accepts_median_seconds"] == 2.0  # the log records it too
+    assert entries[policy.window - 1].payload["fast_accepts_median_seconds"] is None
 
 
 def test_fast_accepts_needs_a_full_window():

@@ -282,7 +282,7 @@ def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, 
            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
            f'<line x1="0" y1="0" x2="0" y2="6" stroke="{c["muted"]}" stroke-width="3"/></pattern></defs>',
-           f'<text x="{left}" y="16" fill="{c["ink"]}" font-weight="bold">Impact ratio (selection rate ÷ '
+           f'<text x="4" y="16" fill="{c["ink"]}" font-weight="bold">Impact ratio (selection rate ÷ '
            'comparison group rate)</text>']
     # grid and ticks
     tick = 0.25 if axis_max <= 2 else 0.5

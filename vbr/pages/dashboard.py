@@ -67,6 +67,15 @@ def dashboard_view(engine, campaign: Mapping[str, Any], shortlist: Mapping[str, 
 # ---------------------------------------------------------------------------- the campaign's log
 
 
+ACTION_WORDS = {
+    "campaign.created": "Campaign created", "scores.added": "Scores added", "score.accepted": "Score accepted",
+    "score.overridden": "Score changed", "shortlist.proposed": "Shortlist proposed",
+    "shortlist.review": "Held for review", "shortlist.block": "Held (blocked)", "shortlist.pass": "Passed",
+    "shortlist.released": "Shortlist released", "pages.refused": "Access refused",
+    "pages.summary_exported": "Summary exported", "gate.hook_failed": "Plugin failed after a decision",
+}
+
+
 def campaign_log(engine, campaign_id: str, shortlist_ids: Sequence[int], limit: int = 200) -> list[dict[str, Any]]:
     """Log entries about this campaign, its shortlists and its scores, newest first (figures summarised)."""
     apps = tuple(f"score:{a}/" for a in engine.store.application_ids(campaign_id))
@@ -76,9 +85,9 @@ def campaign_log(engine, campaign_id: str, shortlist_ids: Sequence[int], limit: 
         if e.subject in exact or (apps and e.subject.startswith(apps)):
             payload = {k: v for k, v in e.payload.items() if k not in ("figures", "reasons")}
             rows.append({"seq": e.seq, "ts": e.ts[:19].replace("T", " "), "actor": e.actor, "action": e.action,
-                         "subject": e.subject, "reason": e.reason, "hash": e.hash[:12],
+                         "words": ACTION_WORDS.get(e.action, e.action), "subject": e.subject, "reason": e.reason, "hash": e.hash[:12],
                          "details": ", ".join(f"{k}: {v}" for k, v in sorted(payload.items())
-                                              if k not in ("campaign", "score_id", "reviewer_key"))})
+                                              if k not in ("campaign", "score_id", "reviewer_key") and v is not None)})
     return list(reversed(rows))[:limit]
 
 

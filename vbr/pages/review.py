@@ -100,11 +100,16 @@ def is_reviewed(row: Mapping[str, Any], accepted: Mapping[int, Any]) -> bool:
     return row["source"] == "override" or row["id"] in accepted
 
 
-def rubber_stamp(log, campaign_id: str, reviewer_key: str, policy: RubberStampPolicy) -> dict[str, Any] | None:
-    """The warning to show, or None: this reviewer's last accepts came too fast to be a review."""
+def rubber_stamp(log, campaign_id: str, reviewer_key: str, policy: RubberStampPolicy,
+                 extra: dt.datetime | None = None) -> dict[str, Any] | None:
+    """The warning to show, or None: this reviewer's last accepts came too fast to be a review.
+
+    Times are the ``at`` of the reviewer's ``score.accepted`` entries (the service clock);
+    ``extra`` adds an accept about to be recorded."""
     times = [e.payload.get("at") for e in log.entries(action=ACCEPTED)
              if e.payload.get("campaign") == campaign_id and e.payload.get("reviewer_key") == reviewer_key]
-    return fast_accepts([dt.datetime.fromisoformat(t) for t in times if t], policy)
+    parsed = [dt.datetime.fromisoformat(t) for t in times if t] + ([extra] if extra is not None else [])
+    return fast_accepts(parsed, policy)
 
 
 def fast_accepts(times: Sequence[dt.datetime], policy: RubberStampPolicy) -> dict[str, Any] | None:

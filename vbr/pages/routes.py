@@ -225,9 +225,12 @@ def _review_score(campaign_id: str, application_id: str, request: Request, data:
             accepted = rv.accepted_rows(vbr.store.log, campaign_id)
             if current["id"] in accepted:
                 return web.redirect(request, f"{base}?msg=already#s-{rv._slug(qid)}-{rv._slug(vid)}")
+            now = web.clock(request)
+            fast = rv.rubber_stamp(vbr.store.log, campaign_id, who.key_id, policy(request), extra=now)
             vbr.store.log.append(who.actor, rv.ACCEPTED, f"score:{application_id}/{qid}/{vid}", payload={
                 "campaign": campaign_id, "score_id": current["id"], "level": current["level"],
-                "reviewer_key": who.key_id, "at": web.clock(request).isoformat()})
+                "reviewer_key": who.key_id, "at": now.isoformat(),
+                "fast_accepts_median_seconds": fast["median_seconds"] if fast else None})
             return web.redirect(request, f"{base}?msg=accepted#{_next_card(vbr, campaign, application_id, key)}")
         if action == "override":
             reason = data.get("reason", "").strip()
@@ -385,5 +388,8 @@ def report(campaign_id: str, request: Request) -> Response:
     html = render_html(audit, decision=status["decision"], reasons=status["reasons"],
                        title=f"{campaign['title']}: shortlist {shortlist['id']}")
     name = f"{campaign_id}-shortlist-{shortlist['id']}-audit.html"
-    return web.finish(request, Response(html, media_type="text/html; charset=utf-8",
-                                        headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+    response = web.finish(request, Response(html, media_type="text/html; charset=utf-8",
+                                            headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+    # the report carries its own inline styles and SVG, and nothing else (no scripts, no network)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return response
