@@ -11,9 +11,13 @@ and ``GridSearchCV``. How it works, in order:
    a handful of length-free lexical ratios; optional rubric evidence features from
    ``feature_hook``. Raw length is deliberately *not* a feature: a scorer must not reward
    fluency or verbosity for its own sake.
-2. **Stacking.** Ridge regression and multinomial logistic regression on the TF-IDF features
-   give out-of-fold predictions; those, with the similarity features (also computed out of
-   fold, so an answer never sees itself or its own fold), feed a small linear meta-model.
+2. **Stacking.** Kernel ridge regressions (linear kernels on words and characters together,
+   on words alone and on characters alone; targets: the level and one indicator per level)
+   and a multinomial logistic regression on the word n-grams give out-of-fold predictions;
+   those, with the similarity features (also computed out of fold, so an answer never sees
+   itself or its own fold), feed a small linear meta-model. The ridge models are solved in
+   their dual form (an n x n kernel), which is what keeps training on thousands of answers
+   within seconds, and are turned into ordinary weight vectors for prediction.
 3. **Cut-points.** The meta-model's continuous output is turned into levels by thresholds
    tuned for quadratic weighted kappa on out-of-fold predictions.
 4. **Confidence.** How far an answer sits from the nearest cut-point, mapped through an
@@ -40,6 +44,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from vbr.scoring.agreement import quadratic_weighted_kappa
+
 __all__ = [
     "LearnedScorer",
     "CharNgramTfidf",
@@ -49,32 +55,6 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- helpers
-
-
-def quadratic_weighted_kappa(y_true: Any, y_pred: Any, min_level: int | None = None,
-                             max_level: int | None = None) -> float:
-    """QWK of two integer ratings (fast; same value as sklearn's ``cohen_kappa_score``).
-
-    Returns 1.0 when both raters give one identical constant (perfect, if uninformative,
-    agreement), and 0.0 when the expected disagreement is zero otherwise.
-    """
-    a = np.asarray(y_true, dtype=np.int64).ravel()
-    b = np.asarray(y_pred, dtype=np.int64).ravel()
-    if a.shape != b.shape:
-        raise ValueError("the two ratings have different lengths")
-    if a.size == 0:
-        raise ValueError("no ratings to compare")
-    lo = int(min(a.min(), b.min())) if min_level is None else int(min_level)
-    hi = int(max(a.max(), b.max())) if max_level is None else int(max_level)
-    k = hi - lo + 1
-    conf = np.bincount((a - lo) * k + (b - lo), minlength=k * k).reshape(k, k).astype(float)
-    idx = np.arange(k)
-    w = (idx[:, None] - idx[None, :]) ** 2
-    expected = np.outer(conf.sum(1), conf.sum(0)) / conf.sum()
-    den = (w * expected).sum()
-    if den == 0:
-        return 1.0 if (w * conf).sum() == 0 else 0.0
-    return float(1.0 - (w * conf).sum() / den)
 
 
 def apply_cutpoints(values: np.ndarray, cutpoints: np.ndarray, min_level: int) -> np.ndarray:
@@ -172,7 +152,7 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
                 interior = interior[:m]
             if n < lo:
                 continue
-            bad = sep_any | interior | (is_space[:m] & is_space[n - 1: n - 1 + m])
+            bad = sep_any | interior  # within one padded word, as char_wb does
             keep = np.flatnonzero(~bad)
             hh = h[keep] ^ np.uint32(n * 0x9E3779B1 & 0xFFFFFFFF)
             hh = (hh ^ (hh >> np.uint32(15))) * np.uint32(0x2C1B3C6D)
@@ -310,7 +290,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         word_ngram_range: tuple[int, int] = (1, 2),
         char_ngram_range: tuple[int, int] = (2, 5),
         min_df: int = 2,
-        alphas: tuple[float, ...] = (0.3, 1.0, 3.0),
+        alphas: tuple[float, ...] = (1.0,),
         n_neighbors: int = 5,
         n_folds: int = 5,
         logistic_C: float = 10.0,
@@ -457,9 +437,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                                   random_state=self.random_state)
 
     def _logit_features(self, Xt: sp.csr_matrix) -> sp.csr_matrix:
-        if getattr(self, "_lw", False):
-            return Xt[:, : len(self.word_vec_.vocabulary_)]
-        return Xt
+        """The word n-gram block: as good as both blocks here, and many times cheaper."""
+        return Xt[:, : len(self.word_vec_.vocabulary_)]
 
     def _proba(self, logit: LogisticRegression, X: sp.csr_matrix) -> np.ndarray:
         """Class probabilities on the full level range (levels absent in training get 0),
@@ -495,7 +474,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         return out
 
     def _n_kernels(self) -> int:
-        return getattr(self, "_nk", 3)
+        return 3  # words and characters together, words alone, characters alone
 
     def _base_predict(self, Xw: sp.csr_matrix, Xc: sp.csr_matrix) -> np.ndarray:
         lin = np.asarray(Xw @ self.coef_word_) + np.asarray(Xc @ self.coef_char_) + self.intercept_
@@ -585,8 +564,6 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.n_hook_features_ = hook.shape[1]
         self.uses_keys_ = keys is not None
         S_oof = self._stack(base_oof, sims_oof, keyf, lex, hook)
-        if getattr(self, "_keep_oof", False):
-            self.__dict__["_oof"] = (S_oof, y, folds)
 
         # meta-model: out-of-fold once more (cheap: few dense columns) for cut-points and
         # calibration, then refit on everything

@@ -1,0 +1,296 @@
+"""LearnedScorer: scikit-learn contract, scale handling, confidence, features, no leakage."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import cohen_kappa_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+
+from vbr.scoring.learned import (
+    CharNgramTfidf,
+    LearnedScorer,
+    apply_cutpoints,
+    optimise_cutpoints,
+)
+from vbr.scoring.agreement import quadratic_weighted_kappa
+
+CONCEPTS = ["put the patient first", "ask a senior colleague for help", "respect dignity and privacy",
+            "listen to the family", "report the incident honestly", "work with the team",
+            "explain the options clearly", "check understanding"]
+FILLER = ["on the ward", "it was a busy shift", "I think", "at the time", "we had many tasks",
+          "later that day", "in my last job", "the situation was hard", "it went well"]
+
+
+def make_answers(n: int, lo: int = 0, hi: int = 3, seed: int = 0, noise: float = 0.1):
+    """Answers whose level is set by how many key concepts they mention, plus some noise."""
+    rng = random.Random(seed)
+    texts, levels = [], []
+    for _ in range(n):
+        level = rng.randint(lo, hi)
+        k = round((level - lo) / (hi - lo) * (len(CONCEPTS) - 1))
+        parts = rng.sample(CONCEPTS, k) + rng.sample(FILLER, rng.randint(1, 4))
+        rng.shuffle(parts)
+        texts.append(". ".join(parts) + ".")
+        if rng.random() < noise:
+            level = min(hi, max(lo, level + rng.choice([-1, 1])))
+        levels.append(level)
+    return texts, np.array(levels)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_answers(160, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    texts, y = data
+    return LearnedScorer(n_folds=4).fit(texts, y)
+
+
+# ------------------------------------------------------------------ sklearn contract
+
+
+def test_sklearn_estimator_checks_that_apply_to_text_input():
+    name = "LearnedScorer"
+    check_parameters_default_constructible(name, LearnedScorer())
+    check_no_attributes_set_in_init(name, LearnedScorer())
+    check_get_params_invariance(name, LearnedScorer())
+    check_set_params(name, LearnedScorer())
+
+
+def test_init_does_no_work_and_params_round_trip():
+    hook = np.ones
+    est = LearnedScorer(reference="key text", feature_hook=hook, n_neighbors=3, alphas=(0.5, 2.0))
+    params = est.get_params()
+    assert params["reference"] == "key text" and params["feature_hook"] is hook
+    again = LearnedScorer(**params)
+    assert again.get_params() == params
+    assert not [k for k in vars(est) if k.endswith("_")]  # nothing fitted in __init__
+    est.set_params(n_neighbors=7)
+    assert est.n_neighbors == 7
+
+
+def test_clone_is_unfitted_with_same_params(fitted):
+    c = clone(fitted)
+    assert c.get_params() == fitted.get_params()
+    assert not hasattr(c, "meta_")
+
+
+def test_pipeline_cross_val_score_and_grid_search(data):
+    texts, y = data
+    pipe = Pipeline([("strip", FunctionTransformer(lambda xs: [x.strip() for x in xs])),
+                     ("score", LearnedScorer(n_folds=3))])
+    pipe.fit(texts, y)
+    assert set(np.unique(pipe.predict(texts[:20]))) <= set(range(0, 4))
+    scores = cross_val_score(LearnedScorer(n_folds=3), np.array(texts, dtype=object), y, cv=3)
+    assert scores.shape == (3,)
+    assert np.all(scores > 0.5)  # score() is QWK; the concepts make the levels learnable
+    grid = GridSearchCV(LearnedScorer(n_folds=3), {"n_neighbors": [2, 5]}, cv=3)
+    grid.fit(texts, y)
+    assert grid.best_params_["n_neighbors"] in (2, 5)
+    assert -1.0 <= grid.best_score_ <= 1.0
+
+
+def test_score_is_qwk(fitted, data):
+    texts, y = data
+    assert fitted.score(texts, y) == pytest.approx(
+        cohen_kappa_score(y, fitted.predict(texts), weights="quadratic", labels=[0, 1, 2, 3]))
+
+
+# ------------------------------------------------------------------ behaviour
+
+
+def test_learns_the_concepts_on_held_out_answers(fitted):
+    texts, y = make_answers(120, seed=5)
+    q = quadratic_weighted_kappa(y, fitted.predict(texts))
+    assert q > 0.8
+    assert 0.0 <= fitted.cv_qwk_ <= 1.0 and fitted.cv_qwk_ > 0.7
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 2), (1, 5), (0, 10)])
+def test_any_scale_predictions_stay_on_the_training_scale(lo, hi):
+    texts, y = make_answers(120, lo=lo, hi=hi, seed=lo + hi)
+    model = LearnedScorer(n_folds=3).fit(texts, y)
+    pred = model.predict(texts + ["", "completely unrelated words about football", "x" * 500])
+    assert pred.dtype.kind == "i"
+    assert pred.min() >= lo and pred.max() <= hi
+    assert list(model.levels_) == list(range(lo, hi + 1))
+    assert len(model.cutpoints_) == hi - lo
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(min_size=0, max_size=80), min_size=1, max_size=12))
+def test_any_text_gets_a_level_on_the_scale_and_a_confidence(fitted, texts):
+    levels, conf = fitted.predict_with_confidence(texts)
+    assert levels.shape == conf.shape == (len(texts),)
+    assert np.all((levels >= 0) & (levels <= 3))
+    assert np.all((conf >= 0.0) & (conf <= 1.0))
+
+
+def test_confidence_is_calibrated_out_of_fold_and_tracks_correctness(fitted):
+    texts, y = make_answers(300, seed=11, noise=0.2)
+    levels, conf = fitted.predict_with_confidence(texts)
+    right = levels == y
+    assert conf.shape == (300,)
+    # answers the scorer is surer of are right more often
+    hi, lo = conf >= np.median(conf), conf < np.median(conf)
+    if lo.any() and hi.any():
+        assert right[hi].mean() >= right[lo].mean()
+    np.testing.assert_allclose(fitted.predict_confidence(texts), conf)
+
+
+def test_same_seed_same_model_and_predictions(data):
+    texts, y = data
+    a = LearnedScorer(n_folds=3, random_state=3).fit(texts, y)
+    b = LearnedScorer(n_folds=3, random_state=3).fit(texts, y)
+    new, _ = make_answers(40, seed=8)
+    np.testing.assert_array_equal(a.predict(new), b.predict(new))
+    np.testing.assert_allclose(a.decision_function(new), b.decision_function(new))
+    assert a.cv_qwk_ == b.cv_qwk_
+
+
+def test_threads_give_the_same_answers(fitted):
+    texts, _ = make_answers(2500, seed=12)
+    one = fitted.predict(texts)
+    two = clone(fitted).set_params(n_jobs=2)
+    two.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    np.testing.assert_array_equal(two.predict(texts), one)
+
+
+def test_repeating_an_answer_does_not_raise_its_score(fitted):
+    """Length is not a feature: saying the same thing three times earns nothing more."""
+    texts, _ = make_answers(80, seed=21)
+    once = fitted.decision_function(texts)
+    thrice = fitted.decision_function([" ".join([t] * 3) for t in texts])
+    gap = np.diff(fitted.cutpoints_).min() if len(fitted.cutpoints_) > 1 else 1.0
+    assert np.all(thrice - once < 0.5 * gap)
+    assert np.mean(fitted.predict([" ".join([t] * 3) for t in texts]) > fitted.predict(texts)) <= 0.05
+
+
+def test_feature_hook_reference_and_per_answer_keys(data):
+    texts, y = data
+    calls = []
+
+    def hook(batch):
+        calls.append(len(batch))
+        return np.array([[b.count("patient"), b.count("team")] for b in batch], dtype=float)
+
+    model = LearnedScorer(n_folds=3, feature_hook=hook, reference="put the patient first").fit(texts, y)
+    assert model.n_hook_features_ == 2 and calls
+    assert any("feature_hook" in f for f in model.feature_set)
+    assert any("key answer" in f for f in model.feature_set)
+    model.predict(texts[:5])
+    assert calls[-1] == 5
+
+    bad = LearnedScorer(n_folds=3, feature_hook=lambda b: np.ones((len(b) + 1, 2)))
+    with pytest.raises(ValueError, match="one row per answer"):
+        bad.fit(texts, y)
+    nan_hook = LearnedScorer(n_folds=3, feature_hook=lambda b: np.full((len(b), 1), np.nan))
+    with pytest.raises(ValueError, match="NaN"):
+        nan_hook.fit(texts, y)
+
+    pairs = [(t, "put the patient first and ask a senior colleague for help") for t in texts]
+    keyed = LearnedScorer(n_folds=3).fit(pairs, y)
+    assert keyed.uses_keys_
+    assert keyed.predict(pairs[:4]).shape == (4,)
+    with pytest.raises(ValueError, match="per-answer keys"):
+        keyed.predict(texts[:4])
+    with pytest.raises(ValueError, match="without per-answer keys"):
+        model.predict(pairs[:4])
+
+
+def test_bad_training_input_is_a_value_error():
+    texts, y = make_answers(30, seed=2)
+    with pytest.raises(ValueError, match="same level"):
+        LearnedScorer().fit(texts, np.full(30, 2))
+    with pytest.raises(ValueError, match="whole-number"):
+        LearnedScorer().fit(texts, y + 0.5)
+    with pytest.raises(ValueError, match="one level per answer"):
+        LearnedScorer().fit(texts, y[:-1])
+    with pytest.raises(ValueError, match="at least 4"):
+        LearnedScorer().fit(texts[:3], y[:3])
+    with pytest.raises(ValueError, match="not a single string"):
+        LearnedScorer().fit("one string", [1])
+    with pytest.raises(ValueError, match="alphas"):
+        LearnedScorer(alphas=(0.0,)).fit(texts, y)
+
+
+def test_no_leakage_labels_shuffled_gives_no_skill():
+    """With labels that carry no information, the out-of-fold QWK must not look good: the
+    level-similarity and stacking features are out of fold, so the scorer cannot see its own
+    label. (An in-fold neighbour feature would give a high score here.)"""
+    texts, _ = make_answers(200, seed=4)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    model = LearnedScorer(n_folds=4).fit(texts, y)
+    assert model.cv_qwk_ < 0.3
+
+
+# ------------------------------------------------------------------ parts
+
+
+def test_char_ngrams_match_sklearn_char_wb():
+    texts, _ = make_answers(150, seed=6)
+    ours = CharNgramTfidf((2, 5), min_df=2).fit(texts)
+    ref = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).fit(texts)
+    A = ours.transform(texts)
+    B = ref.transform(texts)
+    assert abs(A.shape[1] - B.shape[1]) <= 0.02 * B.shape[1]  # hashing may merge a few n-grams
+    KA = (A @ A.T).toarray()
+    KB = (B @ B.T).toarray()
+    assert np.corrcoef(KA.ravel(), KB.ravel())[0, 1] > 0.99
+    np.testing.assert_allclose(np.asarray(A.multiply(A).sum(1)).ravel(), 1.0)
+    # unseen and empty text
+    E = ours.transform(["", "zzzz qqqq"])
+    assert E.shape == (2, A.shape[1])
+
+
+def test_cutpoints_improve_qwk_and_apply_in_order():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 400)
+    raw = y * 0.6 + rng.normal(0, 0.4, 400)  # squashed: midpoints would be wrong
+    levels = np.arange(4)
+    cuts = optimise_cutpoints(raw, y, levels)
+    assert np.all(np.diff(cuts) > 0)
+    naive = quadratic_weighted_kappa(y, apply_cutpoints(raw, levels[:-1] + 0.5, 0), 0, 3)
+    tuned = quadratic_weighted_kappa(y, apply_cutpoints(raw, cuts, 0), 0, 3)
+    assert tuned >= naive
+    assert list(apply_cutpoints(np.array([-5.0, 100.0]), cuts, 0)) == [0, 3]
+
+
+ASAP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "asap-sas"
+
+
+def test_beats_the_plain_baseline_on_asap_when_present():
+    path = ASAP / "1_GOLD_train.csv"
+    if not path.exists():
+        pytest.skip("shared ASAP-SAS data not present")
+    import pandas as pd
+    from sklearn.linear_model import Ridge
+
+    df = pd.read_csv(path)
+    tr, te = df.iloc[:700], df.iloc[700:1100]
+    model = LearnedScorer().fit(tr.EssayText.tolist(), tr.Score1.to_numpy())
+    q = quadratic_weighted_kappa(te.Score1, model.predict(te.EssayText.tolist()))
+    vec = TfidfVectorizer()
+    base = Ridge().fit(vec.fit_transform(tr.EssayText), tr.Score1).predict(vec.transform(te.EssayText))
+    b = quadratic_weighted_kappa(te.Score1, np.clip(np.rint(base), 0, 3).astype(int))
+    assert q > b
+    assert q > 0.7
