@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, text
 
 from vbr.store.migrations import DIALECT_WORDS, guards
 
 _ENGINES: dict[str, Engine] = {}
+
+# PostgreSQL advisory-lock keys (two int4s: "vbr", what): one migrator at a time per database,
+# one audit-log appender at a time (see vbr.store.log).
+PG_LOCK_NAMESPACE = 0x766272
+PG_LOCK_MIGRATE = 1
+PG_LOCK_AUDIT_LOG = 2
 
 
 def now() -> str:
@@ -37,11 +45,35 @@ def connect(url: str) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, hold a session advisory lock so that processes opening the same database
+    at once (server workers, a CLI beside the server) apply migrations one at a time. SQLite
+    serialises writers itself."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:ns, :k)"), {"ns": PG_LOCK_NAMESPACE, "k": PG_LOCK_MIGRATE})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": PG_LOCK_NAMESPACE, "k": PG_LOCK_MIGRATE})
+            conn.commit()
+
+
 def migrate(
     engine: Engine, migrations: list[tuple[int, str, list[str]]], append_only: tuple[str, ...] = ()
 ) -> list[int]:
     """Apply the migrations not yet applied, each in its own transaction; return their numbers."""
     words = DIALECT_WORDS.get(engine.dialect.name, DIALECT_WORDS["sqlite"])
+    with _migration_lock(engine):
+        return _migrate(engine, words, migrations, append_only)
+
+
+def _migrate(engine: Engine, words: dict[str, str], migrations: list[tuple[int, str, list[str]]],
+             append_only: tuple[str, ...]) -> list[int]:
     applied: list[int] = []
     with engine.begin() as conn:
         conn.execute(text(

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from vbr.store.db import now
+from vbr.store.db import PG_LOCK_AUDIT_LOG, PG_LOCK_NAMESPACE, now
 
 GENESIS = "0" * 64
 
@@ -74,6 +74,12 @@ class AuditLog:
     @staticmethod
     def _append(conn: Connection, actor: str, action: str, subject: str, reason: str | None,
                 body: str) -> LogEntry:
+        if conn.dialect.name == "postgresql":
+            # Writers take turns: the lock is held until this transaction ends, so the head read
+            # below is the committed head and no two writers compute the same seq. (SQLite has
+            # one writer at a time anyway; a lost race there is the IntegrityError retried above.)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :k)"),
+                         {"ns": PG_LOCK_NAMESPACE, "k": PG_LOCK_AUDIT_LOG})
         head = conn.execute(text("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")).first()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
         ts = now()

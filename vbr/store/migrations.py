@@ -1,14 +1,15 @@
 """Numbered, append-only schema migrations. Never edit a released migration: add a new one.
 
 SQL is written once for SQLite and PostgreSQL; ``{pk}`` becomes each dialect's auto-increment
-primary key and ``{json}`` its JSON text type.
+primary key, ``{json}`` its JSON text type and ``{float}`` its 8-byte float (PostgreSQL's REAL is
+4 bytes; SQLite's is 8, so the SQLite text of every migration is unchanged by this word).
 """
 
 from __future__ import annotations
 
 DIALECT_WORDS = {
-    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "json": "TEXT", "ts": "TEXT"},
-    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "json": "TEXT", "ts": "TEXT"},
+    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "json": "TEXT", "ts": "TEXT", "float": "REAL"},
+    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "json": "TEXT", "ts": "TEXT", "float": "DOUBLE PRECISION"},
 }
 
 MAIN: list[tuple[int, str, list[str]]] = [
@@ -28,7 +29,7 @@ MAIN: list[tuple[int, str, list[str]]] = [
             PRIMARY KEY (application_id, question_id))""",
         """CREATE TABLE scores (
             id {pk}, application_id TEXT NOT NULL, question_id TEXT NOT NULL,
-            value_id TEXT NOT NULL, level INTEGER NOT NULL, confidence REAL NOT NULL,
+            value_id TEXT NOT NULL, level INTEGER NOT NULL, confidence {float} NOT NULL,
             evidence {json} NOT NULL, anchor TEXT, scorer_id TEXT NOT NULL,
             scorer_version TEXT NOT NULL, rubric_ref TEXT NOT NULL, flags {json} NOT NULL,
             source TEXT NOT NULL, created_by TEXT NOT NULL, reason TEXT,
@@ -68,13 +69,17 @@ def guards(dialect: str, tables: tuple[str, ...]) -> list[str]:
                     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
                 )
         elif dialect == "postgresql":
+            # Created when missing (or disabled), not dropped and re-created on every open:
+            # DROP TRIGGER takes an exclusive lock on the table, which would stall readers.
             out.append(
                 "CREATE OR REPLACE FUNCTION vbr_append_only() RETURNS trigger AS $$ BEGIN "
                 "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql"
             )
-            out.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             out.append(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE "
+                f"tgrelid = to_regclass('{table}') AND tgname = '{table}_append_only' AND tgenabled <> 'D') "
+                f"THEN DROP TRIGGER IF EXISTS {table}_append_only ON {table}; "
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION vbr_append_only()"
+                "FOR EACH ROW EXECUTE FUNCTION vbr_append_only(); END IF; END $$"
             )
     return out

@@ -160,13 +160,14 @@ class Store:
                 {"a": application_id, "q": question_id, "v": value_id}).mappings().first()
             if prev is None:
                 raise NotFound(f"no score for application '{application_id}', question '{question_id}', value '{value_id}'")
-            conn.execute(text(
+            new_id = conn.execute(text(
                 "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
                 " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
-                " VALUES (:a, :q, :v, :lvl, 1.0, :ev, NULL, 'human', '1', :ref, '[]', 'override', :by, :reason, :sup, :ts)"),
+                " VALUES (:a, :q, :v, :lvl, 1.0, :ev, NULL, 'human', '1', :ref, '[]', 'override', :by, :reason, :sup, :ts)"
+                " RETURNING id"),
                 {"a": application_id, "q": question_id, "v": value_id, "lvl": level, "ev": prev["evidence"],
-                 "ref": prev["rubric_ref"], "by": actor, "reason": reason, "sup": prev["id"], "ts": now()})
-            new_id = conn.execute(text("SELECT MAX(id) FROM scores")).scalar_one()
+                 "ref": prev["rubric_ref"], "by": actor, "reason": reason, "sup": prev["id"], "ts": now()}
+            ).scalar_one()
             self.log.append(actor, "score.overridden", f"score:{application_id}/{question_id}/{value_id}",
                             reason=reason, payload={"from": prev["level"], "to": level, "supersedes": prev["id"]},
                             conn=conn)
@@ -175,11 +176,11 @@ class Store:
     # ------------------------------------------------------------------ shortlists and decisions
     def add_shortlist(self, campaign_id: str, application_ids: Sequence[str], *, stage: str, actor: str) -> int:
         with self.engine.begin() as conn:
-            conn.execute(text(
+            sid = conn.execute(text(
                 "INSERT INTO shortlists (campaign_id, stage, application_ids, created_by, created_at)"
-                " VALUES (:c, :s, :ids, :by, :ts)"),
-                {"c": campaign_id, "s": stage, "ids": json.dumps(list(application_ids)), "by": actor, "ts": now()})
-            sid = conn.execute(text("SELECT MAX(id) FROM shortlists")).scalar_one()
+                " VALUES (:c, :s, :ids, :by, :ts) RETURNING id"),
+                {"c": campaign_id, "s": stage, "ids": json.dumps(list(application_ids)), "by": actor, "ts": now()}
+            ).scalar_one()
             self.log.append(actor, "shortlist.proposed", f"shortlist:{sid}",
                             payload={"campaign": campaign_id, "stage": stage, "n": len(application_ids)}, conn=conn)
         return sid
@@ -193,17 +194,23 @@ class Store:
         out["application_ids"] = json.loads(out["application_ids"])
         return out
 
+    def shortlists(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The campaign's shortlists, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM shortlists WHERE campaign_id=:c ORDER BY id"),
+                                {"c": campaign_id}).mappings()
+            return [{**dict(r), "application_ids": json.loads(r["application_ids"])} for r in rows]
+
     def record_decision(self, shortlist_id: int, decision: ShortlistDecision, *, actor: str) -> int:
         """Write the gate's decision and its log entry together, before anything is released."""
         with self.engine.begin() as conn:
-            conn.execute(text(
+            did = conn.execute(text(
                 "INSERT INTO gate_decisions (shortlist_id, decision, reasons, regime, audit, released, released_by,"
-                " justification, decided_at) VALUES (:s, :d, :r, :g, :a, :rel, :by, :j, :ts)"),
+                " justification, decided_at) VALUES (:s, :d, :r, :g, :a, :rel, :by, :j, :ts) RETURNING id"),
                 {"s": shortlist_id, "d": decision.decision.value, "r": json.dumps(list(decision.reasons)),
                  "g": decision.regime, "a": json.dumps(decision.audit_summary, default=str),
                  "rel": int(decision.released), "by": decision.released_by, "j": decision.justification,
-                 "ts": decision.decided_at.isoformat()})
-            did = conn.execute(text("SELECT MAX(id) FROM gate_decisions")).scalar_one()
+                 "ts": decision.decided_at.isoformat()}).scalar_one()
             action = "shortlist.released" if decision.released else f"shortlist.{decision.decision.value.lower()}"
             self.log.append(actor, action, f"shortlist:{shortlist_id}", reason=decision.justification,
                             payload={"decision": decision.decision.value, "reasons": list(decision.reasons),
