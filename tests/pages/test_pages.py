@@ -377,3 +377,27 @@ def test_publishable_summary_withholds_rates_that_use_a_hidden_count():
     assert s["totals"] == ["79", "22"]
     applied_hidden = [r for r in s["rows"] if r["cells"][0] == SUPPRESSED]
     assert len(applied_hidden) >= 2
+
+
+# ---------------------------------------------------------------------------- wiring
+
+
+def test_the_plugin_mounts_the_pages_once(pages):
+    import vbr.pages.plugin
+
+    n = len(pages.app.router.routes)
+    vbr.pages.plugin.vbr_register_routes(app=pages.app)
+    assert len(pages.app.router.routes) == n
+    assert pages.client.get("/pages/sign-in").status_code == 200
+    assert not any(p.startswith("/pages") for p in pages.client.get("/v1/openapi.json").json()["paths"])
+
+
+def test_browser_tests_fail_with_instructions_when_chromium_is_missing(monkeypatch):
+    import shutil
+
+    from tests.pages import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="run scripts/chromium.sh"):
+        browser.chromium_path()

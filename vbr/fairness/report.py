@@ -204,7 +204,8 @@ def stage_view(st: Mapping[str, Any], *, threshold: float, min_group_size: int |
         "small": [g["label"] for g in groups if min_group_size and not g["is_reference"]
                   and g["applicants"] < min_group_size],
         "svg": impact_svg(groups, threshold=threshold, min_group_size=min_group_size,
-                          unknown=0 if has_unknown else (st.get("unknown") or 0), table=str(st.get("table", "group"))),
+                          unknown=0 if has_unknown else (st.get("unknown") or 0), table=str(st.get("table", "group")),
+                          chart_id=f"chart-{st.get('table', 'group')}-{st.get('from_stage', '')}-{st.get('stage', '')}"),
         "unknown_row": not has_unknown,
     }
 
@@ -252,7 +253,8 @@ def _axis_max(rows: Sequence[Mapping[str, Any]], threshold: float) -> float:
 
 
 def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, width: int = 760,
-               min_group_size: int | None = None, unknown: int | None = None, table: str = "group") -> str:
+               min_group_size: int | None = None, unknown: int | None = None, table: str = "group",
+               chart_id: str = "chart") -> str:
     """Impact ratio per group as a bar with its confidence interval, and a dashed line at ``threshold``.
 
     Every group with applicants gets a row: groups without a ratio say why, groups smaller than
@@ -271,15 +273,16 @@ def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, 
     height = top + n_rows * (bar_h + gap) + 34
     x = lambda v: left + min(v, axis_max) * scale  # noqa: E731
     c = CHART_COLOURS
+    cid = "".join(ch if ch.isalnum() else "-" for ch in chart_id)
     desc = "; ".join(
         f"{g['label']}: " + (f"{g['ratio_value']:.2f}" if g.get("ratio_value") is not None else "no ratio")
         for g in rows)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-           f'width="{width}" height="{height}" role="img" aria-labelledby="chart-t chart-d" '
+           f'width="{width}" height="{height}" role="img" aria-labelledby="{cid}-t {cid}-d" '
            f'font-family="Frutiger, \'Frutiger W01\', Arial, Helvetica, sans-serif" font-size="13">',
-           f'<title id="chart-t">Impact ratio by {escape(table)} group, with 95% intervals and the '
-           f'{threshold:.2f} line</title><desc id="chart-d">{escape(desc)}</desc>',
-           '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+           f'<title id="{cid}-t">Impact ratio by {escape(table)} group, with 95% intervals and the '
+           f'{threshold:.2f} line</title><desc id="{cid}-d">{escape(desc)}</desc>',
+           f'<defs><pattern id="{cid}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
            f'<line x1="0" y1="0" x2="0" y2="6" stroke="{c["muted"]}" stroke-width="3"/></pattern></defs>',
            f'<text x="4" y="16" fill="{c["ink"]}" font-weight="bold">Impact ratio (selection rate ÷ '
@@ -308,7 +311,7 @@ def impact_svg(groups: Sequence[Mapping[str, Any]], *, threshold: float = 0.80, 
                        f'no ratio: {escape(why)}</text>')
             continue
         colour = c["reference"] if g.get("is_reference") else (c["below"] if r < threshold else c["above"])
-        fill = "url(#hatch)" if small else colour
+        fill = f"url(#{cid}-hatch)" if small else colour
         w = max(r * scale, 2) if r <= axis_max else plot_w
         out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{fill}" stroke="{colour}" '
                    f'stroke-width="{2 if small else 0}"><title>{escape(label)}: {r:.3f}</title></rect>')

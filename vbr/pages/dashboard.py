@@ -105,7 +105,11 @@ def stage_counts(audit: Mapping[str, Any]) -> tuple[list[str], dict[str, dict[st
             for s, n in zip(stages, per_stage):
                 row[s] += int(n or 0)
     labels = {UNKNOWN: "Unknown / not stated"}
-    for res in audit.get("results") or []:
+    results = [r for r in audit.get("results") or [] if isinstance(r, Mapping)]
+    first_table = results[0].get("table") if results else None
+    for res in results:
+        if res.get("table") != first_table:  # e.g. LL144's sex table: its group ids are not these groups
+            continue
         for g in res.get("groups") or []:
             labels.setdefault(str(g.get("group")), str(g.get("label") or g.get("group")))
     table = {g: row for g, row in table.items() if any(row.values())}  # groups nobody belongs to are left out

@@ -10,7 +10,8 @@ def vbr_register_routes(app):
     from vbr.pages.routes import router
     from vbr.pages.session import server_secret
 
-    if any(getattr(r, "path", "").startswith("/pages/") for r in app.router.routes):
-        return  # already mounted (the plugin registered twice, or included by hand)
+    if getattr(app.state, "pages_mounted", False):
+        return  # already mounted (the hook called twice)
+    app.state.pages_mounted = True
     server_secret(app)  # fix the signing secret when the app is built, not on the first request
     app.include_router(router)
