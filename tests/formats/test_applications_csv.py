@@ -185,3 +185,28 @@ def test_jsonl_import_with_structured_answers_and_rejections(engine, tmp_path):
     resp = {r["question_id"]: r for r in engine.store.responses("c3")}
     assert json.loads(resp["6cs-rating-distress-at-night"]["structured"])["rating"] == 3
     assert "Ola" not in resp["6cs-care-1"]["redacted_text"]
+
+
+def test_nul_bytes_and_unclosed_quotes_are_errors_not_crashes(engine, tmp_path):
+    f = tmp_path / "nul.csv"
+    f.write_bytes(b"Application ID,6cs-care-1\nA1,ok\nA2,bad\x00byte\n")
+    with pytest.raises(ValidationFailed) as exc:
+        import_applications(engine, f, "c1", actor="i")
+    assert "row 3, field '6cs-care-1': the cell contains a NUL character" in str(exc.value)
+    f.write_text('Application ID,6cs-care-1\nA1,"never closed\nA2,fine\n', encoding="utf-8")
+    with pytest.raises(ValidationFailed) as exc:
+        import_applications(engine, f, "c1", actor="i")
+    assert "not valid CSV after row 1" in str(exc.value) and "row 2" in str(exc.value)
+    assert engine.store.applications("c1") == []
+
+
+def test_a_rejected_file_can_be_fixed_and_imported_as_it_is(engine, tmp_path):
+    f = write_csv(tmp_path / "apps.csv", HEADER, [row("A1", care="- I listened.\n- I stayed.", dc="maybe")])
+    with pytest.raises(ValidationFailed):
+        import_applications(engine, f, "c1", actor="i")
+    fixed = (tmp_path / "apps.csv.rejected.csv").read_text(encoding="utf-8").replace("maybe", "yes")
+    (tmp_path / "fixed.csv").write_text(fixed, encoding="utf-8")
+    report = import_applications(engine, tmp_path / "fixed.csv", "c1", actor="i")
+    assert report.imported == 1 and any("what_to_do" in w for w in report.warnings)
+    [care] = [r for r in engine.store.responses("c1") if r["question_id"] == "6cs-care-1"]
+    assert care["original_text"] == "- I listened.\n- I stayed."

@@ -212,3 +212,13 @@ def test_rotated_secrets_both_sign_deliveries(httpserver, outbox, clock, receive
     for s in (ep["secret"], new):
         standardwebhooks.Webhook(s).verify(msg["body"], msg["headers"])
     assert json.loads(msg["body"])["type"] == "scores.ready"
+
+
+def test_run_loop_sleeps_only_when_idle_and_stops(httpserver, outbox, clock, received):
+    httpserver.expect_request("/hooks").respond_with_handler(recorder(received))
+    outbox.add_endpoint(httpserver.url_for("/hooks"), actor="admin")
+    outbox.enqueue("scores.ready", {"campaign_id": "c1"})
+    sleeps = []
+    w = worker(outbox, clock)
+    w.run(stop=lambda: len(sleeps) >= 2, sleep=sleeps.append, idle_seconds=0.25)
+    assert sleeps == [0.25, 0.25] and len(received) == 1

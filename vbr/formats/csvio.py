@@ -5,8 +5,9 @@
   mangled names in redaction and mangled answers in scoring.
 * Rows are numbered as a spreadsheet shows them: the header is row 1.
 * Rejected rows go to ``<file>.rejected.csv``: ``row``, ``column``, ``reason``, ``what_to_do``,
-  then the row as it was, so it can be fixed and imported again.
-* Cells written for spreadsheets are protected against formula injection: a value starting
+  then the row exactly as it was (not altered, so a fixed row imports as the candidate wrote it;
+  the extra columns are dropped by the importer with a warning).
+* Cells vbr *exports* are protected against formula injection: a value starting
   with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading apostrophe (OWASP).
 """
 
@@ -66,7 +67,7 @@ def read_text(path: str | Path, *, what: str) -> str:
 def read_rows(path: str | Path, *, what: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and an iterator of ``(row number, fields)`` for the non-blank rows."""
     content = read_text(path, what=what)
-    reader = csv.reader(io.StringIO(content, newline=""))
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)  # an unclosed quote is an error
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -88,9 +89,9 @@ def read_rows(path: str | Path, *, what: str) -> tuple[list[str], Iterator[tuple
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ValidationFailed(f"the file is not valid CSV here: {exc}", file=str(path),
-                                       row=reader.line_num,
-                                       hint="check for an unclosed quote; nothing was imported") from exc
+                raise ValidationFailed(f"the file is not valid CSV after row {rowno}: {exc}", file=str(path),
+                                       row=rowno + 1,
+                                       hint="check that row for an unclosed or stray quote; nothing was imported") from exc
             rowno += 1
             if not fields or all(not f.strip() for f in fields):
                 continue
@@ -116,7 +117,7 @@ def write_rejected(path: str | Path, header: Sequence[str] | None, rejections: S
         w.writerow(["row", "column", "reason", "what_to_do", *(header or ["line"])])
         for r in sorted(rejections, key=lambda r: r.row):
             raw = [r.raw] if isinstance(r.raw, str) else list(r.raw or [])
-            w.writerow([r.row, r.column or "", r.reason, r.hint, *[safe_cell(x) for x in raw]])
+            w.writerow([r.row, r.column or "", r.reason, r.hint, *raw])
     os.replace(tmp, out)
     return out
 

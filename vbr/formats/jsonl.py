@@ -65,6 +65,10 @@ class JsonLinesImporter:
         for lineno, line in enumerate(content.splitlines(), start=1):
             if not line.strip():
                 continue
+            if "\x00" in line or "\\u0000" in line:
+                rejections.append(Rejection(lineno, "the line contains a NUL character",
+                                            hint="the file may be damaged; export it again", raw=line.replace("\x00", "")))
+                continue
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:

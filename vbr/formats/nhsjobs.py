@@ -184,6 +184,12 @@ class NhsJobsCsvImporter:
                 rejections.append(Rejection(rowno, f"{len(fields)} fields, the header has {width}",
                                             hint="check for a stray comma or an unquoted value", raw=fields))
                 continue
+            nul = next((i for i, f in enumerate(fields) if "\x00" in f), None)
+            if nul is not None:
+                rejections.append(Rejection(rowno, "the cell contains a NUL character", column=header[nul].strip(),
+                                            hint="the file may be damaged or not text; export it again as CSV UTF-8",
+                                            raw=[f.replace("\x00", "") for f in fields]))
+                continue
             app_id = fields[id_i].strip()
             if not app_id:
                 rejections.append(Rejection(rowno, "no application id", column=id_name,

@@ -151,6 +151,9 @@ def _open_store_holding(campaign_id: str | None) -> str | None:
                     found.append(str(url))
         except Exception:  # noqa: BLE001 - not a main store (the equality database, say)
             continue
+    if len(found) > 1:
+        log.warning("campaign %s is in %d open databases; no webhook event is written. Bind one with "
+                    "vbr.webhooks.plugin.bind(url)", campaign_id, len(found))
     return found[0] if len(found) == 1 else None
 
 
