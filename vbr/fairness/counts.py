@@ -26,7 +26,7 @@ import pandas as pd
 
 from vbr.errors import ValidationFailed
 from vbr.fairness.groupings import UNKNOWN, Grouping, nhs_categories
-from vbr.fairness.inputs import as_array, parse_codes, parse_outcome, parse_scores
+from vbr.fairness.inputs import parse_codes, parse_outcome, parse_scores
 
 APPLIED = "applied"
 MAX_STAGES = 8
@@ -277,16 +277,17 @@ def count(
     n_pat = 1 << len(outcomes)
     shape = (len(strata_labels), len(sexes), len(codes), n_pat)
     if len(strata_labels) > 1 or len(sexes) > 1:
-        combined = st_idx * len(sexes)
-        combined += sex_idx
+        combined = st_idx * len(sexes) if st_idx is not None else np.zeros(n, dtype=np.int64)
+        if sex_idx is not None:
+            combined += sex_idx
         combined *= len(codes)
         combined += code_idx
         combined *= n_pat
     else:
         combined = code_idx * n_pat
-    pattern = np.zeros(n, dtype=np.uint8)
-    for k, o in enumerate(outcomes):
-        pattern |= o.view(np.uint8) << np.uint8(k)
+    pattern = outcomes[0].view(np.uint8)
+    for k, o in enumerate(outcomes[1:], start=1):
+        pattern = pattern | (o.view(np.uint8) << np.uint8(k))
     combined += pattern
     cells = np.bincount(combined, minlength=int(np.prod(shape))).reshape(shape)
 
@@ -303,15 +304,16 @@ def count(
         for name, arr in (("scores", model), ("human_scores", human)):
             if arr is not None and len(arr) != n:
                 raise ValidationFailed(f"{len(arr)} {name} but {n} group codes", field=name)
-        score_data = ScoreData(model=model, human=human, code_index=code_idx, sex_index=sex_idx)
+        score_data = ScoreData(model=model, human=human, code_index=code_idx,
+                               sex_index=sex_idx if sex_idx is not None else np.zeros(n, dtype=np.int64))
     rows = RowData(code_idx, pattern) if n <= keep_rows_limit else None
     return AuditCounts(stages=stages, codes=tuple(codes), sexes=sexes, strata=strata_labels, cells=cells,
                        first_violation_row=first_bad, scores=score_data, has_sex=has_sex, rows=rows)
 
 
-def _category(values: Any, n: int, *, field: str, missing: str | None) -> tuple[np.ndarray, tuple[str, ...], bool]:
-    if values is None:
-        return np.zeros(n, dtype=np.int64), ("all",), False
+def _category(values: Any, n: int, *, field: str, missing: str | None) -> tuple[np.ndarray | None, tuple[str, ...], bool]:
+    if values is None:  # no column: one level "all", and no index array (5 M zeros cost ~10 ms each)
+        return None, ("all",), False
     idx, labels = parse_codes(values, field=field, upper=False)
     if len(idx) != n:
         raise ValidationFailed(f"{len(idx)} {field} values but {n} group codes", field=field)
@@ -346,9 +348,4 @@ def _sex_label(s: str | None) -> str:
     return _SEX.get(s.upper(), s)
 
 
-def stage_arrays(counts: AuditCounts) -> list[tuple[str, str]]:
-    """Consecutive funnel transitions ``(earlier, later)``, e.g. applied→shortlisted, …"""
-    return [(counts.stages[k - 1], counts.stages[k]) for k in range(1, len(counts.stages))]
-
-
-__all__ = ["AuditCounts", "GroupedCounts", "RowData", "ScoreData", "count", "stage_arrays", "APPLIED", "as_array"]
+__all__ = ["AuditCounts", "GroupedCounts", "RowData", "ScoreData", "count", "APPLIED"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from vbr.fairness import stats
 from vbr.fairness.config import AuditConfig
