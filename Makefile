@@ -20,6 +20,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 $(STAMP_DEV): pyproject.toml plugins/*/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,server,dask]'
 	$(BIN)/pip install --quiet -e plugins/vbr-example
+	$(BIN)/pip install --quiet -e 'plugins/vbr-greenhouse[test]'
 	touch $@ $(STAMP_RUN)
 
 setup: $(STAMP_RUN)
