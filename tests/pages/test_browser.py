@@ -118,6 +118,24 @@ def test_recruiter_reviews_accepts_and_overrides_with_the_keyboard(live, page):
     assert page.get_by_text(re.compile(r"This campaign: reviewed 2 of \d+")).count() == 1
     shot(page, "06-candidate-after-review")
 
+    # four more accepts in quick succession (a, a, a, a): the page warns about rubber-stamping
+    assert page.locator("#rubber-stamp").count() == 0
+    for _ in range(4):
+        if not page.evaluate("!!(document.activeElement.closest('.score-card') || document.body)"
+                             ".querySelector('[data-accept]')"):
+            with page.expect_navigation():  # this candidate is done: n goes to the next one to review
+                page.keyboard.press("n")
+            page.keyboard.press("j")
+        with page.expect_navigation():
+            page.keyboard.press("a")
+        page.wait_for_load_state()
+    warning = page.locator("#rubber-stamp")
+    assert warning.is_visible() and "too fast to be a review" in warning.inner_text()
+    fast = [e for e in engine.store.log.entries(action="score.accepted")][-1]
+    assert fast.payload["fast_accepts_median_seconds"] is not None
+    warning.scroll_into_view_if_needed()
+    shot(page, "06b-rubber-stamp-warning", full_page=False)
+
 
 def test_recruiter_is_refused_the_dashboard(live, page):
     server, engine, keys = live

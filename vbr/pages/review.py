@@ -159,7 +159,7 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any]) -
         if score.flags and row["source"] != "override":
             r["flagged"] += 1
             r["flags"].update(FLAG_WORDS.get(f.code, f.code) for f in score.flags)
-    out = sorted(rows.values(), key=lambda r: (r["flagged"] == 0, r["reviewed"] == r["scores"], r["ref"]))
+    out = sorted(rows.values(), key=lambda r: (r["flagged"] == 0, r["ref"]))  # stable while reviewing
     for r in out:
         r["flags"] = sorted(r["flags"])
         r["done"] = r["scores"] > 0 and r["reviewed"] == r["scores"]
