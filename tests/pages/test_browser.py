@@ -180,6 +180,9 @@ def test_equality_officer_releases_a_held_shortlist_with_a_justification(live, p
     assert "one more selection" in status["justification"]
     assert page.locator(".tag-released").is_visible()
     shot(page, "11-dashboard-released")
+    page.emulate_media(media="print")
+    assert not page.get_by_role("button", name="Sign out").is_visible()
+    shot(page, "11b-dashboard-print")
 
 
 def test_standalone_report_opens_offline_with_its_chart(live, browser, tmp_path):
