@@ -51,11 +51,33 @@ def engine(request: Request):
     return request.app.state.engine
 
 
+PG_PAGES_LOCK = (0x766272, 100)  # ("vbr", pages form writes): beside vbr.store.db's advisory-lock keys
+
+
+@contextlib.contextmanager
+def _pg_lock(sa_engine):
+    """On PostgreSQL, a session advisory lock so that several server processes check-then-write a
+    form one at a time (a double submission landing on two workers still makes one override)."""
+    if sa_engine.dialect.name != "postgresql":
+        yield
+        return
+    with sa_engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:ns, :k)"), {"ns": PG_PAGES_LOCK[0], "k": PG_PAGES_LOCK[1]})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": PG_PAGES_LOCK[0], "k": PG_PAGES_LOCK[1]})
+            conn.commit()
+
+
 def writing(request: Request):
-    """The service's write lock (serialises SQLite writers) inside the pages' own lock."""
+    """Check-then-write of a form as one step: the pages' lock (this process), the service's write
+    lock (serialises SQLite writers) and, on PostgreSQL, an advisory lock (all processes)."""
     lock = getattr(request.app.state, "write_lock", None)
     stack = contextlib.ExitStack()
     stack.enter_context(PAGE_LOCK)
+    stack.enter_context(_pg_lock(engine(request).store.engine))
     if lock is not None:
         stack.enter_context(lock())
     return stack
