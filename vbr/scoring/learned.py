@@ -226,19 +226,36 @@ def _text(v: Any) -> str:
     return v if isinstance(v, str) else str(v)
 
 
-def _lexical(texts: list[str], vocab: dict | frozenset) -> np.ndarray:
-    """Length-free ratios: share of words known from training, mean word length, share of
-    characters that are letters, digits, punctuation. None of them grows with length."""
-    out = np.zeros((len(texts), 5))
+def _lexical(texts: list[str], vocab: dict) -> np.ndarray:
+    """Length-free ratios: share of words known from training, mean word length, and the
+    shares of characters that are letters, digits and punctuation (counted on UTF-8 bytes,
+    where any non-ASCII byte counts as a letter). None of them grows with length."""
+    n = len(texts)
+    out = np.zeros((n, 5))
+    known = vocab.__contains__
     for i, t in enumerate(texts):
         words = _WORD.findall(t.lower())
-        n_chars = max(len(t), 1)
         if words:
-            out[i, 0] = sum(w in vocab for w in words) / len(words)
-            out[i, 1] = sum(len(w) for w in words) / len(words)
-        out[i, 2] = sum(c.isalpha() for c in t) / n_chars
-        out[i, 3] = sum(c.isdigit() for c in t) / n_chars
-        out[i, 4] = sum((not c.isalnum()) and (not c.isspace()) for c in t) / n_chars
+            out[i, 0] = sum(map(known, words)) / len(words)
+            out[i, 1] = sum(map(len, words)) / len(words)
+    if n == 0:
+        return out
+    enc = [t.encode("utf-8") for t in texts]
+    lens = np.fromiter((len(e) for e in enc), dtype=np.int64, count=n)
+    buf = np.frombuffer(b"".join(enc), dtype=np.uint8)
+    if buf.size == 0:
+        return out
+    lower = buf | 0x20
+    alpha = ((lower >= 97) & (lower <= 122)) | (buf >= 128)
+    digit = (buf >= 48) & (buf <= 57)
+    space = (buf == 32) | ((buf >= 9) & (buf <= 13))
+    punct = ~(alpha | digit | space)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    has = lens > 0
+    denom = np.maximum(lens, 1).astype(float)
+    for col, mask in ((2, alpha), (3, digit), (4, punct)):
+        cs = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+        out[:, col] = np.where(has, (cs[starts + lens] - cs[starts]) / denom, 0.0)
     return out
 
 
@@ -636,12 +653,15 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         n_jobs = max(1, int(self.n_jobs or 1))
         chunk = 1000
         with threadpool_limits(limits=1, user_api="blas"):
-            if n_jobs == 1 or len(texts) <= chunk:
+            if len(texts) <= chunk:
                 return self._decision_chunk(texts, keys)
-            from concurrent.futures import ThreadPoolExecutor
-
+            # chunks keep the intermediate arrays small (and cache-friendly) either way
             parts = [(texts[i:i + chunk], None if keys is None else keys[i:i + chunk])
                      for i in range(0, len(texts), chunk)]
+            if n_jobs == 1:
+                return np.concatenate([self._decision_chunk(*p) for p in parts])
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=n_jobs) as pool:
                 outs = list(pool.map(lambda p: self._decision_chunk(*p), parts))
             return np.concatenate(outs)
