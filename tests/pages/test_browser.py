@@ -11,7 +11,7 @@ import pytest
 
 from tests.pages.browser import (ARGS, SCREENSHOTS, LiveServer, assert_accessible, chromium_path, shot,
                                  sync_playwright)
-from tests.pages.conftest import CAMPAIGN, Pages, pages_plugins, seed
+from tests.pages.conftest import CAMPAIGN, pages_plugins, seed
 from vbr.engine import Engine
 from vbr.server.app import Settings, create_app
 
