@@ -43,13 +43,58 @@ class Clock:
         self.now += dt.timedelta(**kw)
 
 
-@pytest.fixture
-def engine(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """A vbr engine with this plugin, on SQLite and (when ``VBR_TEST_PG_URL`` is set) PostgreSQL."""
     import vbr_greenhouse
     from vbr import Engine
     from vbr.plugins import build
 
-    return Engine(tmp_path / "vbr.sqlite", plugins=build(load_entrypoints=False, extra_plugins=(vbr_greenhouse,)))
+    plugins = build(load_entrypoints=False, extra_plugins=(vbr_greenhouse,))
+    if request.param == "sqlite":
+        yield Engine(tmp_path / "vbr.sqlite", plugins=plugins)
+        return
+    main, equality, drop = _pg_schema()
+    try:
+        yield Engine(main, plugins=plugins, equality_db=equality)
+    finally:
+        drop()
+
+
+def _pg_schema():
+    """A fresh schema in the test server's database and its ``_equality`` sibling."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = os.environ.get("VBR_TEST_PG_URL", "").strip()
+    if not url:
+        pytest.skip("PostgreSQL variant needs VBR_TEST_PG_URL (export VBR_TEST_PG_URL=$(bash scripts/postgres.sh))")
+    schema = f"gh_{uuid.uuid4().hex[:12]}"
+    base = make_url(url)
+    admins = [create_engine(base), create_engine(base.set(database=f"{base.database}_equality"))]
+    for admin in admins:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    with_path = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    main = with_path.render_as_string(hide_password=False)
+    equality = with_path.set(database=f"{base.database}_equality").render_as_string(hide_password=False)
+
+    def drop():
+        from vbr.store import db
+
+        for u in (main, equality):
+            eng = db._ENGINES.pop(u, None)
+            if eng is not None:
+                eng.dispose()
+        for admin in admins:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            admin.dispose()
+
+    return main, equality, drop
 
 
 @pytest.fixture
@@ -423,7 +468,11 @@ def populate(engine, campaign: str, groups: dict[str, tuple[int, int]],
 def _dump(engine) -> str:
     out = []
     with engine.store.engine.connect() as conn:
-        tables = [r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
+        if conn.dialect.name == "sqlite":
+            tables = [r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
+        else:
+            tables = [r[0] for r in conn.execute(text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"))]
         for t in tables:
             out += [json.dumps([str(v) for v in row]) for row in conn.execute(text(f"SELECT * FROM {t}"))]
     return "\n".join(out)
