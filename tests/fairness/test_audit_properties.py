@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from vbr.fairness import builtin_grouping, selection_audit
 
 CODES = list("ABCDEFGHJKLMNPRSZ") + ["99", None, "", "X"]
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
