@@ -645,10 +645,15 @@ def _run(final: Any, *, client: Any, retries: int, progress: bool, names: list[s
 
             return dask.compute(final)[0]
         fut = client.compute(final, retries=retries)
-        if progress:
+        if progress:  # Dask's text bar writes to stdout: keep stdout for the report (JSON, HTML)
+            import contextlib
+            import sys
+
             from distributed import progress as _progress
 
-            _progress(fut)
+            with contextlib.redirect_stdout(sys.stderr):
+                _progress(fut)
+            print(file=sys.stderr)
         return fut.result()
     except PartitionFailed:
         raise
