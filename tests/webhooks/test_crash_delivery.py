@@ -1,4 +1,8 @@
-"""``kill -9`` a delivery worker in the middle of a send, restart it: every event arrives at least
+"""``kill -9`` on both sides of the outbox.
+
+1. The producer dies after a gate decision commits but before any event hook ran: the worker's
+   relay reads the decision from the audit log, and its events are delivered (second test).
+2. A delivery worker is killed in the middle of a send and restarted: every event arrives at least
 once, the one in flight possibly twice, always under the same ``webhook-id`` (so the receiver
 deduplicates it), and nothing is lost.
 
@@ -10,6 +14,7 @@ the database).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -112,3 +117,64 @@ def test_kill_9_mid_send_then_restart_delivers_everything_at_least_once(tmp_path
             continue
         acted.append(headers["webhook-id"])
     assert sorted(acted) == sorted(event_ids) and replayed == 1
+
+
+PRODUCER = textwrap.dedent('''
+    import sys, time
+    from vbr.fairness.equality import EqualityStore
+    from vbr.fairness.gate import ShortlistGate
+    from vbr.hookspecs import hookimpl
+    from vbr.plugins import build
+    from vbr.store import Store
+    from vbr.webhooks.plugin import WebhookEvents
+
+    class DieInHook:
+        @hookimpl(tryfirst=True)
+        def vbr_audit_complete(self, campaign_id, audit):
+            print("IN-HOOK", flush=True)
+            time.sleep(120)  # the test kills us here: the decision is committed, no hook has recorded it
+
+    url, eq_url, ids = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    store = Store(url)
+    plugins = build(load_entrypoints=False, extra_plugins=(WebhookEvents(url), DieInHook()))
+    ShortlistGate(store, EqualityStore(eq_url), plugins=plugins).propose("c1", ids, actor="recruiter")
+    print("NOT KILLED", flush=True)
+''')
+
+
+def test_kill_9_after_a_decision_commits_but_before_its_hook_loses_no_event(tmp_path, httpserver, clock):
+    """The process dies after the gate's decision is committed and before any event hook records
+    it; the worker's relay reads the decision from the audit log and delivers its events."""
+    from tests.webhooks.test_outbox_events import make_campaign
+    from vbr.fairness.equality import EqualityStore
+    from vbr.store import Store
+    from vbr.webhooks.delivery import DeliveryWorker
+
+    url, eq_url = f"sqlite:///{tmp_path / 'vbr.sqlite'}", f"sqlite:///{tmp_path / 'vbr-equality.sqlite'}"
+    store = Store(url)
+    outbox = Outbox(store.engine, clock=clock)
+    got: list[dict] = []
+    httpserver.expect_request("/hooks").respond_with_handler(
+        lambda r: got.append(json.loads(r.get_data())) or Response("", status=200))
+    outbox.add_endpoint(httpserver.url_for("/hooks"), actor="admin")
+    ids = make_campaign(store, EqualityStore(eq_url), "c1", {"A": (50, 20), "N": (50, 20)})
+
+    script = tmp_path / "producer.py"
+    script.write_text(PRODUCER, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), url, eq_url, ",".join(ids)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "VBR_DATA_DIR": str(tmp_path / "data")})
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "IN-HOOK", proc.stderr.read()
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    assert len(store.decisions(1)) == 1 and outbox.deliveries() == []  # decided, not yet announced
+    summary = DeliveryWorker(outbox, clock=clock).run_once()  # a worker (re)starts
+    assert (summary.relayed, summary.delivered) == (2, 2)
+    assert [m["type"] for m in got] == ["audit.completed", "shortlist.released"]
+    assert got[1]["data"]["application_ids"] == ids

@@ -115,7 +115,8 @@ def test_scores_ready_from_the_engine_carries_no_levels(tmp_path, db_url):
     [d] = ob.deliveries()
     body = ob.delivery(d["id"])["payload"]
     assert body["type"] == "scores.ready"
-    assert body["data"]["applications"] == ["a1"] and body["data"]["scores"] >= 1
+    assert body["data"]["campaign_id"] == "c1" and body["data"]["scores"] >= 1
+    assert body["data"]["scorer"].startswith("evidence@")
     assert "level" not in json.dumps(body)
 
 

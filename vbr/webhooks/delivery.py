@@ -3,6 +3,8 @@
 State lives only in the database, so a worker can be killed at any moment and another (or the
 same one restarted) carries on:
 
+0. **Relay** audit-log entries written since the last pass into events (:mod:`vbr.webhooks.relay`),
+   so an event whose hook never ran is still recorded.
 1. **Claim** a due delivery by setting its lease (``lease_until_ms``) in a conditional UPDATE;
    only one worker wins a row. A worker that dies mid-send leaves a lease that runs out, and the
    delivery is sent again: at least once, never lost, always under the same ``webhook-id``.
@@ -60,10 +62,11 @@ class RunSummary:
     retrying: int = 0
     failed: int = 0
     gone: int = 0
+    relayed: int = 0
     ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("claimed", "delivered", "retrying", "failed", "gone")}
+        return {k: getattr(self, k) for k in ("relayed", "claimed", "delivered", "retrying", "failed", "gone")}
 
 
 class DeliveryWorker:
@@ -72,7 +75,7 @@ class DeliveryWorker:
     def __init__(self, outbox: Outbox, *, client: httpx.Client | None = None, policy: RetryPolicy | None = None,
                  clock: Callable[[], float] | None = None, rand: Callable[[], float] = random.random,
                  timeout: float = 10.0, lease_seconds: float | None = None, batch: int = 50,
-                 on_sent: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_sent: Callable[[dict[str, Any]], None] | None = None, relay: bool = True) -> None:
         self.outbox = outbox
         self.clock = clock or outbox.clock
         self.rand = rand
@@ -83,6 +86,7 @@ class DeliveryWorker:
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False,
                                              headers={"user-agent": USER_AGENT})
         self.on_sent = on_sent  # called after each attempt is recorded (progress output, tests)
+        self.relay = relay  # record events of new audit-log entries first (see vbr.webhooks.relay)
 
     def _now_ms(self) -> int:
         return int(round(self.clock() * 1000))
@@ -174,8 +178,12 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------------ loops
     def run_once(self) -> RunSummary:
-        """One pass: claim what is due now and send it. Returns what happened."""
+        """One pass: relay new log entries into events, claim what is due now and send it."""
         summary = RunSummary()
+        if self.relay:
+            from vbr.webhooks.relay import relay
+
+            summary.relayed = relay(self.outbox)
         while True:
             jobs = self.claim()
             if not jobs:

@@ -13,6 +13,9 @@
   delivery is sent again (at least once).
 * ``webhook_attempts``: every attempt, append-only: when, status code or error, how long.
 
+* ``webhook_relay``: how far the relay (:mod:`vbr.webhooks.relay`) has read the audit log, and
+  the per-database salt of the event ids it derives from log entries.
+
 Times the worker compares are integer epoch milliseconds (``*_ms``); times people read are
 ISO-8601 text.
 """
@@ -47,6 +50,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             attempt INTEGER NOT NULL, started_at {ts} NOT NULL, duration_ms INTEGER NOT NULL,
             status_code INTEGER, error TEXT, response_excerpt TEXT, kind TEXT NOT NULL DEFAULT 'send')""",
         "CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id)",
+    ]),
+    (201, "webhook relay cursor over the audit log", [
+        """CREATE TABLE webhook_relay (
+            name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, salt TEXT NOT NULL, updated_at {ts} NOT NULL)""",
     ]),
 ]
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from vbr.errors import NotFound, ValidationFailed
 from vbr.store.db import migrate, now
@@ -61,6 +62,12 @@ def check_event_types(types: Iterable[str]) -> list[str]:
     return out
 
 
+def event_body(event_type: str, ts: str, data: dict[str, Any]) -> str:
+    """The JSON body every delivery of an event sends: ``{"type", "timestamp", "data"}``."""
+    return json.dumps({"type": event_type, "timestamp": ts, "data": data}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 class Outbox:
     """Endpoints and deliveries in the database of ``engine`` (the main store's)."""
 
@@ -101,6 +108,9 @@ class Outbox:
                 {"id": eid, "t": tenant, "u": url, "e": json.dumps(types), "d": description, "by": actor, "ts": ts})
             conn.execute(text("INSERT INTO webhook_secrets (endpoint_id, secret, created_at, expires_at_ms)"
                               " VALUES (:e, :s, :ts, NULL)"), {"e": eid, "s": secret, "ts": ts})
+            from vbr.webhooks.relay import ensure_cursor
+
+            ensure_cursor(conn)  # the relay starts here, not at the beginning of history
             self.log.append(actor, "webhook.endpoint_added", f"webhook_endpoint:{eid}",
                             payload={"url": url, "event_types": types, "tenant": tenant}, conn=conn)
         return {**self.endpoint(eid), "secret": secret}
@@ -176,30 +186,53 @@ class Outbox:
         """Record one event and a delivery per subscribed active endpoint, in one transaction.
 
         Returns ``(event_id, deliveries)``. The body is fixed here, so every retry and replay sends
-        the same bytes under the same ``webhook-id``.
+        the same bytes under the same ``webhook-id``. An ``event_id`` already recorded is not
+        recorded again (``(event_id, 0)``): the relay and the event hooks may both offer an event.
         """
         if event_type not in EVENT_TYPES:
             raise ValidationFailed(f"unknown event type {event_type!r}", field="type")
         event_id = event_id or new_event_id()
         ts, now_ms = now(), self.now_ms()
-        body = json.dumps({"type": event_type, "timestamp": ts, "data": data}, sort_keys=True,
-                          separators=(",", ":"), ensure_ascii=False, default=str)
+        body = event_body(event_type, ts, data)
+        try:
+            return self._enqueue(event_id, event_type, body, tenant, subject, ts, now_ms)
+        except SAIntegrityError:
+            if self._event_exists(event_id):
+                return event_id, 0  # another process recorded it first
+            raise
+
+    def _event_exists(self, event_id: str, conn: Connection | None = None) -> bool:
+        q = text("SELECT 1 FROM webhook_events WHERE id=:id")
+        if conn is not None:
+            return conn.execute(q, {"id": event_id}).first() is not None
+        with self.engine.connect() as own:
+            return own.execute(q, {"id": event_id}).first() is not None
+
+    def _enqueue(self, event_id: str, event_type: str, body: str, tenant: str, subject: str | None, ts: str,
+                 now_ms: int) -> tuple[str, int]:
         with self.engine.begin() as conn:
-            conn.execute(text("INSERT INTO webhook_events (id, type, tenant, subject, payload, created_at, created_ms)"
-                              " VALUES (:id, :t, :tenant, :s, :p, :ts, :ms)"),
-                         {"id": event_id, "t": event_type, "tenant": tenant, "s": subject, "p": body, "ts": ts,
-                          "ms": now_ms})
-            n = 0
-            for eid, types in conn.execute(text(
-                    "SELECT id, event_types FROM webhook_endpoints WHERE tenant=:t AND status='active' ORDER BY id"),
-                    {"t": tenant}).all():
-                wanted = json.loads(types)
-                if "*" in wanted or event_type in wanted:
-                    conn.execute(text(
-                        "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_ms,"
-                        " created_at, updated_at) VALUES (:ev, :ep, 'pending', 0, :due, :ts, :ts)"),
-                        {"ev": event_id, "ep": eid, "due": now_ms, "ts": ts})
-                    n += 1
+            return self.enqueue_in(conn, event_id, event_type, body, tenant, subject, ts, now_ms)
+
+    def enqueue_in(self, conn: Connection, event_id: str, event_type: str, body: str, tenant: str,
+                   subject: str | None, ts: str, now_ms: int) -> tuple[str, int]:
+        """:meth:`enqueue` inside the caller's transaction (``body`` is the final JSON text)."""
+        if self._event_exists(event_id, conn):
+            return event_id, 0
+        conn.execute(text("INSERT INTO webhook_events (id, type, tenant, subject, payload, created_at, created_ms)"
+                          " VALUES (:id, :t, :tenant, :s, :p, :ts, :ms)"),
+                     {"id": event_id, "t": event_type, "tenant": tenant, "s": subject, "p": body, "ts": ts,
+                      "ms": now_ms})
+        n = 0
+        for eid, types in conn.execute(text(
+                "SELECT id, event_types FROM webhook_endpoints WHERE tenant=:t AND status='active' ORDER BY id"),
+                {"t": tenant}).all():
+            wanted = json.loads(types)
+            if "*" in wanted or event_type in wanted:
+                conn.execute(text(
+                    "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_ms,"
+                    " created_at, updated_at) VALUES (:ev, :ep, 'pending', 0, :due, :ts, :ts)"),
+                    {"ev": event_id, "ep": eid, "due": now_ms, "ts": ts})
+                n += 1
         return event_id, n
 
     def event(self, event_id: str) -> dict[str, Any]:

@@ -1,13 +1,17 @@
-"""Turn vbr's event hooks into outbox rows (one per subscribed endpoint), in the main database.
+"""vbr's event hooks, turned into outbox rows (one per subscribed endpoint) in the main database.
 
-Events and what their ``data`` carries (deliberately little: the ATS fetches details over the
-API with its own key and role, so a webhook never carries more than that role may read):
+Each hook runs the relay (:mod:`vbr.webhooks.relay`), which records the events of every new
+audit-log entry: the change the hook announces was logged in the same transaction as the change,
+so the event is recorded from the log, with an id derived from the log entry. The hook only makes
+that happen at once; the delivery worker runs the relay too, so an event is recorded even if the
+process died before its hook ran. Events and their ``data`` (deliberately little: the ATS fetches
+details over the API with its own key and role, so a webhook never carries more than that role
+may read):
 
-* ``scores.ready``: ``campaign_id``, ``applications`` (ids), ``scores`` (how many),
-  ``needs_review`` (how many flagged). **No levels**: an ATS that can sort by score before the
-  gate has passed could bulk-advance on it, which is what the gate is there to prevent.
+* ``scores.ready``: ``campaign_id``, ``scores`` (how many were stored), ``scorer``. **No levels**:
+  an ATS that could sort by score before the gate has passed could bulk-advance on it.
 * ``audit.completed``: ``campaign_id``, ``shortlist_id``, ``decision``, ``regime``. No group
-  tables or reasons (they are equality figures only an equality officer reads).
+  tables or reasons (equality figures that only an equality officer reads).
 * ``shortlist.released``: ``campaign_id``, ``shortlist_id``, ``decision``, ``override`` (an officer
   released a held shortlist), ``application_ids`` (the released list, in order).
 * ``shortlist.held``: ``campaign_id``, ``shortlist_id``, ``decision`` (REVIEW or BLOCK).
@@ -17,8 +21,8 @@ database explicitly (tests, embedders: ``vbr.plugins.build(extra_plugins=(Webhoo
 This module's own hook implementations (the default plugin) use the store the hook passes as
 ``store`` once the hook specs carry it; else the database bound with :func:`bind`; else the one
 main store open in this process that holds the campaign (the CLI's ``--db``, the service's
-store); else the configured store (``VBR_DB`` / the data dir). They write nothing for a campaign
-that database does not hold, so an event is never filed under another database's endpoints.
+store); else the configured store (``VBR_DB`` / the data dir). They do nothing for a campaign
+that database does not hold. (Whatever they miss, the worker's relay still records.)
 """
 
 from __future__ import annotations
@@ -50,10 +54,6 @@ def bind(url: str) -> Iterator[None]:
         _BOUND.reset(token)
 
 
-def _value(x: Any) -> Any:
-    return getattr(x, "value", x)
-
-
 class WebhookEvents:
     """Event hooks writing to the outbox of one database (a URL, an engine or a :class:`vbr.store.Store`)."""
 
@@ -74,63 +74,38 @@ class WebhookEvents:
                 self._outbox = Outbox(db.engine)
         return self._outbox
 
-    def _campaign_tenant(self, campaign_id: str) -> str | None:
-        with self.outbox.engine.connect() as conn:
-            row = conn.execute(text("SELECT tenant FROM campaigns WHERE id=:c"), {"c": campaign_id}).first()
-        return row[0] if row else None
+    def relay(self) -> int:
+        from vbr.webhooks.relay import relay
 
-    def _shortlist_id(self, campaign_id: str, decision: Any) -> int | None:
-        """The shortlist a decision object belongs to (the hooks pass the decision, not its id)."""
-        decided = getattr(decision, "decided_at", None)
-        if decided is None:
-            return None
-        with self.outbox.engine.connect() as conn:
-            row = conn.execute(text(
-                "SELECT g.shortlist_id FROM gate_decisions g JOIN shortlists s ON s.id = g.shortlist_id"
-                " WHERE s.campaign_id=:c AND g.decided_at=:t ORDER BY g.id DESC LIMIT 1"),
-                {"c": campaign_id, "t": decided.isoformat()}).first()
-        return row[0] if row else None
+        return relay(self.outbox)
 
-    def emit(self, event_type: str, campaign_id: str, data: dict[str, Any], subject: str) -> str | None:
-        tenant = self._campaign_tenant(campaign_id)
-        if tenant is None:
-            if self.require_campaign:
-                log.debug("no campaign %s in %s: no webhook event", campaign_id, self.outbox.engine.url)
-                return None
-            tenant = "default"
-        event_id, n = self.outbox.enqueue(event_type, {"campaign_id": campaign_id, **data}, tenant=tenant,
-                                          subject=subject)
-        log.info("webhook event %s %s queued for %d endpoint(s)", event_type, event_id, n)
-        return event_id
+    def _holds(self, campaign_id: str) -> bool:
+        with self.outbox.engine.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM campaigns WHERE id=:c"), {"c": campaign_id}).first() is not None
+
+    def _on_event(self, campaign_id: str) -> None:
+        if self.require_campaign and not self._holds(campaign_id):
+            log.debug("no campaign %s in %s: no webhook event", campaign_id, self.outbox.engine.url)
+            return
+        n = self.relay()
+        log.info("webhook relay recorded %d event(s)", n)
 
     # ------------------------------------------------------------------ the hooks
     @hookimpl
     def vbr_scores_ready(self, campaign_id, scores):
-        apps = sorted({s.application_id for s in scores})
-        flagged = sum(1 for s in scores if getattr(s, "flags", ()))
-        self.emit("scores.ready", campaign_id, {"applications": apps, "scores": len(scores),
-                                                "needs_review": flagged}, f"campaign:{campaign_id}")
+        self._on_event(campaign_id)
 
     @hookimpl
     def vbr_audit_complete(self, campaign_id, audit):
-        sid = audit.get("shortlist_id")
-        self.emit("audit.completed", campaign_id, {
-            "shortlist_id": sid, "decision": _value(audit.get("decision")), "regime": audit.get("regime"),
-        }, f"shortlist:{sid}")
+        self._on_event(campaign_id)
 
     @hookimpl
     def vbr_shortlist_released(self, campaign_id, decision, application_ids):
-        sid = self._shortlist_id(campaign_id, decision)
-        self.emit("shortlist.released", campaign_id, {
-            "shortlist_id": sid, "decision": _value(decision.decision),
-            "override": _value(decision.decision) != "PASS", "application_ids": list(application_ids),
-        }, f"shortlist:{sid}")
+        self._on_event(campaign_id)
 
     @hookimpl
     def vbr_shortlist_held(self, campaign_id, decision):
-        sid = self._shortlist_id(campaign_id, decision)
-        self.emit("shortlist.held", campaign_id, {"shortlist_id": sid, "decision": _value(decision.decision)},
-                  f"shortlist:{sid}")
+        self._on_event(campaign_id)
 
 
 # ---------------------------------------------------------------------- the default plugin
