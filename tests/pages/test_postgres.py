@@ -1,0 +1,83 @@
+"""The pages on PostgreSQL (skipped without ``VBR_TEST_PG_URL``; start a server with
+``export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)``): a double-submitted override makes one
+override, and the form lock is a PostgreSQL advisory lock, so it holds across server processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+
+from tests.pages.conftest import CAMPAIGN, FakeClock, Pages, pages_plugins, seed
+
+PG_ENV = "VBR_TEST_PG_URL"
+
+
+@pytest.fixture
+def pg_url():
+    url = os.environ.get(PG_ENV, "").strip()
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}; start a server with `export {PG_ENV}=$(bash scripts/postgres.sh)`")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    schema = f"t_pages_{uuid.uuid4().hex[:10]}"
+    admins = [create_engine(base), create_engine(base.set(database=f"{base.database}_equality"))]
+    for eng in admins:
+        with eng.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    main = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    yield main
+    from vbr.store import db
+
+    for key in [k for k in db._ENGINES if schema in k]:
+        db._ENGINES.pop(key).dispose()
+    for eng in admins:
+        with eng.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        eng.dispose()
+
+
+def test_double_submitted_override_on_postgres_makes_one_override(pg_url):
+    from fastapi.testclient import TestClient
+
+    from vbr.engine import Engine
+    from vbr.server.app import Settings, create_app
+
+    engine = Engine(pg_url, plugins=pages_plugins())
+    seed(engine, n=12)
+    clock = FakeClock()
+    app = create_app(engine, settings=Settings(clock=clock))
+    with TestClient(app) as client:
+        pages = Pages(client, engine, clock, app)
+        pages.sign_in("recruiter")
+        review = f"/pages/campaigns/{CAMPAIGN}/review"
+        app_id = re.findall(r'/review/([\w-]+)"', client.get(review).text)[0]
+        form = re.findall(r'<form method="post" class="override-form".*?</form>',
+                          client.get(f"{review}/{app_id}").text, re.S)[0]
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+        data = {**fields, "action": "override", "level": "2", "reason": "Clear example given"}
+        assert client.post(f"{review}/{app_id}", data=data, follow_redirects=False).status_code == 303
+        assert client.post(f"{review}/{app_id}", data=data).status_code == 409
+        history = engine.store.score_history(app_id, fields["question_id"], fields["value_id"])
+        assert [h["source"] for h in history] == ["scorer", "override"]
+        pages.sign_in("equality_officer")
+        assert client.get(f"/pages/campaigns/{CAMPAIGN}/equality").status_code == 200
+
+
+def test_the_form_lock_is_held_across_connections(pg_url):
+    from sqlalchemy import text
+
+    from vbr.pages.web import PG_PAGES_LOCK, _pg_lock
+    from vbr.store.db import connect
+
+    engine = connect(pg_url)
+    ns, k = PG_PAGES_LOCK
+    with engine.connect() as other:  # another connection stands for another server process
+        with _pg_lock(engine):
+            assert other.execute(text("SELECT pg_try_advisory_lock(:ns, :k)"), {"ns": ns, "k": k}).scalar() is False
+        assert other.execute(text("SELECT pg_try_advisory_lock(:ns, :k)"), {"ns": ns, "k": k}).scalar() is True
+        other.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": ns, "k": k})
