@@ -40,7 +40,8 @@ def vbr_register_redactors():
 
 @hookspec
 def vbr_register_regimes():
-    """Return audit regimes: objects with ``id``, ``title`` and ``audit(counts, config)``.
+    """Return audit regimes: objects with ``id``, ``title`` and
+    ``audit(counts, config, *, grouping, reference=None) -> RegimeResult``.
 
     See :class:`vbr.fairness.regimes.Regime`. Built in: ``ugesp``, ``ll144``, ``wres``.
     """
