@@ -107,3 +107,18 @@ def test_batch_scoring_does_not_load_fairness():
     code = ("import sys, vbr.scoring.batch; "
             "bad = [m for m in sys.modules if m.startswith('vbr.fairness')]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_redact_runs_before_scoring(rubric):
+    from vbr.scoring.evidence import EvidenceScorer
+
+    seen = []
+
+    class Spy(EvidenceScorer):
+        def score(self, rubric, question, text):
+            seen.append(text)
+            return super().score(rubric, question, text)
+
+    df = pd.DataFrame({"answer_id": ["a"], "answer": ["Email me at jo.bloggs@example.com: I listened to the patient."]})
+    out = score_frame(df, make_job(Spy(), rubric=rubric, question="6cs-care-1", redact=True))
+    assert "jo.bloggs@example.com" not in seen[0] and list(out.columns) == list(OUTPUT_COLUMNS)
