@@ -39,6 +39,7 @@ _OPTIONAL_COMMAND_MODULES = (
     "vbr.cli.keys",
     "vbr.cli.serve",
     "vbr.cli.importing",
+    "vbr.cli.scale",
 )
 
 

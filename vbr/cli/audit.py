@@ -158,10 +158,12 @@ def funnel_findings(ids: list[str], stages: dict[str, list[bool]], *, outcomes_f
 
 
 def audit_command(
-    outcomes: Path = typer.Option(..., "--outcomes", exists=True, dir_okay=False,
-                                  help="CSV: application id and one 0/1 column per funnel stage."),
-    equality: Path = typer.Option(..., "--equality", exists=True, dir_okay=False,
-                                  help="CSV: application_id, ethnic_code[, sex, disability]."),
+    outcomes: str = typer.Option(..., "--outcomes",
+                                 help="CSV: application id and one 0/1 column per funnel stage. With --engine dask: "
+                                      "a glob, folder or file of Parquet/CSV rows that also carry the ethnic code."),
+    equality: Optional[Path] = typer.Option(None, "--equality", exists=True, dir_okay=False,
+                                            help="CSV: application_id, ethnic_code[, sex, disability] "
+                                                 "(required unless --engine dask)."),
     id_col: str = typer.Option("application_id", "--id-col", help="Id column name in both files."),
     ethnic_col: str = typer.Option("ethnic_code", "--ethnic-col", help="Ethnic code column in the equality file."),
     stage: Optional[list[str]] = typer.Option(
@@ -176,6 +178,11 @@ def audit_command(
                                           help="Gate configuration YAML (thresholds under 'audit')."),
     fmt: str = typer.Option("table", "--format", help="table, json or html."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    engine: str = typer.Option("memory", "--engine",
+                               help="memory (join the two files here) or dask (count a large joined extract "
+                                    "on a Dask cluster; see `vbr audit-scale` for its options)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", envvar="VBR_DASK_SCHEDULER",
+                                            help="Dask scheduler address (default: a local cluster on 127.0.0.1)."),
 ) -> None:
     """Audit adverse impact across ethnic groups from an outcomes file and an equality file.
 
@@ -191,6 +198,23 @@ def audit_command(
     if fmt not in ("table", "json", "html"):
         err_console.print(f"[bold red]error:[/] --format must be table, json or html, not {fmt!r}")
         raise typer.Exit(2)
+    if engine != "memory":
+        from vbr.cli.scale import audit_scale_command
+
+        if equality is not None:
+            err_console.print("[bold red]error:[/] --engine dask audits one joined extract: give --outcomes rows "
+                              "that carry the ethnic code column (--ethnic-col) and leave out --equality")
+            raise typer.Exit(2)
+        audit_scale_command(source=outcomes, stage=list(stage or []), ethnic_col=ethnic_col, strata_col=None,
+                            sex_col=None, engine=engine, scheduler=scheduler, workers=2, regime=regime,
+                            reference=reference, grouping=grouping, config=config, fmt=fmt, output=output,
+                            progress=False)
+        return
+    outcomes_path = Path(outcomes)
+    if not outcomes_path.is_file() or equality is None:
+        what = f"outcomes file '{outcomes}' does not exist" if not outcomes_path.is_file() else "--equality is required"
+        err_console.print(f"[bold red]error:[/] {what}", highlight=False)
+        raise typer.Exit(2)
     try:
         cfg = GateConfig.from_yaml(config) if config else GateConfig()
         cfg = cfg.model_copy(update={"regime": regime, "grouping": grouping, "reference": reference})
@@ -200,11 +224,12 @@ def audit_command(
         if regime not in regimes:
             raise ValidationFailed(f"no audit regime '{regime}'", field="regime",
                                    hint=f"installed: {', '.join(sorted(regimes)) or 'none'}")
-        ids, stages, scores = read_outcomes(outcomes, id_col=id_col, stages=stage, score_col=score_col)
+        ids, stages, scores = read_outcomes(outcomes_path, id_col=id_col, stages=stage, score_col=score_col)
         records_list, _ = read_equality_csv(equality, id_col=id_col, ethnic_col=ethnic_col)
         records = {r.application_id: r for r in records_list}
-        codes, sexes, join_findings = join(ids, records, outcomes_file=outcomes.name, equality_file=equality.name)
-        join_findings += funnel_findings(ids, stages, outcomes_file=outcomes.name)
+        codes, sexes, join_findings = join(ids, records, outcomes_file=outcomes_path.name,
+                                           equality_file=equality.name)
+        join_findings += funnel_findings(ids, stages, outcomes_file=outcomes_path.name)
         result = run_audit(stages, codes, config=cfg, sex=sexes, scores=scores)
         decision, reasons = decide(result, join_findings)
         figures = clean(result.to_dict())
@@ -212,39 +237,46 @@ def audit_command(
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
-    title = f"Adverse-impact audit: {outcomes.name}"
+    emit_audit(figures, decision=decision.value, reasons=reasons, title=f"Adverse-impact audit: {outcomes_path.name}",
+               threshold=cfg.audit.ratio_threshold, grouping=grouping, fmt=fmt, output=output,
+               summary={"regime": regime, "grouping": grouping, "reference": reference, "rows": len(ids),
+                        "reconciliation": join_findings})
+
+
+def emit_audit(figures: dict[str, Any], *, decision: str, reasons: Any, title: str, threshold: float,
+               grouping: str, fmt: str, output: Path | None, summary: dict[str, Any]) -> None:
+    """Print or write an audit as a table, JSON or HTML; exit 6 unless the decision is PASS."""
     if fmt == "json":
         import json
 
-        text = json.dumps({"decision": decision.value, "reasons": list(reasons), "regime": regime,
-                           "grouping": grouping, "reference": reference, "rows": len(ids),
-                           "reconciliation": join_findings, "audit": figures}, indent=2, allow_nan=False) + "\n"
+        text: str | None = json.dumps({"decision": decision, "reasons": list(reasons), **summary, "audit": figures},
+                                      indent=2, allow_nan=False) + "\n"
     elif fmt == "html":
         from vbr.fairness.report import render_html
 
-        text = render_html(figures, decision=decision.value, reasons=reasons, title=title,
-                           threshold=cfg.audit.ratio_threshold, grouping=grouping)
+        text = render_html(figures, decision=decision, reasons=reasons, title=title, threshold=threshold,
+                           grouping=grouping)
     else:
         from vbr.fairness.report import render_console
 
         if output is None:
-            render_console(console, figures, decision=decision.value, reasons=reasons, title=title,
-                           threshold=cfg.audit.ratio_threshold, grouping=grouping)
+            render_console(console, figures, decision=decision, reasons=reasons, title=title, threshold=threshold,
+                           grouping=grouping)
             text = None
         else:
             from rich.console import Console
 
             buf = io.StringIO()
-            render_console(Console(file=buf, width=160, color_system=None), figures, decision=decision.value,
-                           reasons=reasons, title=title, threshold=cfg.audit.ratio_threshold, grouping=grouping)
+            render_console(Console(file=buf, width=160, color_system=None), figures, decision=decision,
+                           reasons=reasons, title=title, threshold=threshold, grouping=grouping)
             text = buf.getvalue()
     if text is not None:
         if output is not None:
             output.write_text(text, encoding="utf-8")
-            err_console.print(f"wrote {output} ({decision.value})", highlight=False)
+            err_console.print(f"wrote {output} ({decision})", highlight=False)
         else:
             sys.stdout.write(text)
-    if decision.value != "PASS":
+    if decision != "PASS":
         raise typer.Exit(GateHeld.exit_code)
 
 

@@ -16,16 +16,13 @@ Exit codes as ``vbr audit``: 0 PASS; 6 held (REVIEW or BLOCK); 2 invalid input; 
 
 from __future__ import annotations
 
-import io
-import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from vbr.cli.common import console, err_console
-from vbr.errors import GateHeld, ValidationFailed, VbrError
+from vbr.errors import ValidationFailed, VbrError
 
 EXIT_HELP = ("Exit codes: 0 PASS; 6 the gate would hold the shortlist (REVIEW or BLOCK); "
              "2 invalid input (the message names file or partition, row and column); 4 not found.")
@@ -119,39 +116,12 @@ def audit_scale_command(
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
-    title = f"Adverse-impact audit: {source}"
-    threshold = cfg.audit.ratio_threshold
-    if fmt == "json":
-        text = json.dumps({"decision": decision.value, "reasons": list(reasons), "regime": regime,
-                           "grouping": grouping, "reference": reference, "engine": engine,
-                           "rows": result.counts.n_rows, "audit": figures}, indent=2, allow_nan=False) + "\n"
-    elif fmt == "html":
-        from vbr.fairness.report import render_html
+    from vbr.cli.audit import emit_audit
 
-        text = render_html(figures, decision=decision.value, reasons=reasons, title=title, threshold=threshold,
-                           grouping=grouping)
-    else:
-        from vbr.fairness.report import render_console
-
-        if output is None:
-            render_console(console, figures, decision=decision.value, reasons=reasons, title=title,
-                           threshold=threshold, grouping=grouping)
-            text = None
-        else:
-            from rich.console import Console
-
-            buf = io.StringIO()
-            render_console(Console(file=buf, width=160, color_system=None), figures, decision=decision.value,
-                           reasons=reasons, title=title, threshold=threshold, grouping=grouping)
-            text = buf.getvalue()
-    if text is not None:
-        if output is not None:
-            output.write_text(text, encoding="utf-8")
-            err_console.print(f"wrote {output} ({decision.value})", highlight=False)
-        else:
-            sys.stdout.write(text)
-    if decision.value != "PASS":
-        raise typer.Exit(GateHeld.exit_code)
+    emit_audit(figures, decision=decision.value, reasons=reasons, title=f"Adverse-impact audit: {source}",
+               threshold=cfg.audit.ratio_threshold, grouping=grouping, fmt=fmt, output=output,
+               summary={"regime": regime, "grouping": grouping, "reference": reference, "engine": engine,
+                        "rows": result.counts.n_rows})
 
 
 def score_batch_command(
