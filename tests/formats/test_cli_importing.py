@@ -97,3 +97,13 @@ def test_wres_export_from_cli(tmp_path):
                             str(tmp_path / "w2.csv"), "--as", "officer", "--db", db])
     assert r.exit_code == 2 and "never on a released shortlist" in r.output
     assert not (tmp_path / "w2.csv").exists()
+
+
+def test_print_mapping_gives_a_file_that_loads(tmp_path):
+    from vbr.formats.nhsjobs import ColumnMapping
+
+    r = CliRunner().invoke(cli(), ["import", "mapping"])
+    assert r.exit_code == 0 and "application_id: Application ID" in r.output
+    (tmp_path / "m.yaml").write_text(r.output.replace("<column header>: <question id>", "Q1: 6cs-care-1"),
+                                     encoding="utf-8")
+    assert ColumnMapping.load(tmp_path / "m.yaml").questions == {"Q1": "6cs-care-1"}

@@ -3,6 +3,7 @@
 * ``vbr import applications FILE --campaign ID [--mapping FILE] [--vacancy REF] [--skip-rejected]``
   (CSV or JSON lines, by suffix or ``--format``): checked whole, then written in batches;
   resumable: run the same command again after an interruption.
+* ``vbr import mapping``: print the default column mapping (YAML) to start a ``--mapping`` file.
 * ``vbr import equality FILE``: all rows or none, into the equality store only.
 * ``vbr export scores CAMPAIGN -o FILE`` (CSV, or JSON lines for ``.jsonl``).
 * ``vbr export wres CAMPAIGN... --appointed FILE -o FILE --as NAME``.
@@ -78,6 +79,18 @@ def import_applications(
                   f"{report.already_stored} already stored, {report.rejected} rejected", highlight=False, soft_wrap=True)
     if report.rejected_file:
         console.print(f"rejected rows with reasons: {report.rejected_file}", highlight=False, soft_wrap=True)
+
+
+@import_app.command("mapping")
+def print_mapping() -> None:
+    """Print the default NHS Jobs-style column mapping (YAML) to start a --mapping file from."""
+    import yaml
+
+    from vbr.formats.nhsjobs import ColumnMapping
+
+    data = ColumnMapping().model_dump()
+    data["questions"] = {"<column header>": "<question id>"}
+    print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
 
 
 @import_app.command("equality")
