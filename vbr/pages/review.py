@@ -143,6 +143,20 @@ def _structured_text(raw: str | None) -> str | None:
     return "; ".join(parts) or None
 
 
+def scorer_flags(engine, row: Mapping[str, Any]) -> list[Any]:
+    """The flags of a score row; for a person's override, the flags of the scorer's row it replaced
+    (so a flagged score stays marked, and stays in place, after someone has dealt with it)."""
+    if row["source"] != "override":
+        return list(row["score"].flags)
+    history = engine.store.score_history(row["application_id"], row["question_id"], row["value_id"])
+    scored = [h for h in history if h["source"] != "override"]
+    if not scored:
+        return []
+    from vbr.models import ReviewFlag
+
+    return [ReviewFlag(**f) for f in json.loads(scored[-1]["flags"] or "[]")]
+
+
 def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any]) -> list[dict[str, Any]]:
     """One row per application: reference, scores, flags, reviewed; flagged first, then by reference."""
     apps = {a["id"]: a for a in engine.store.applications(campaign_id)}
@@ -156,9 +170,10 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any]) -
         score = row["score"]
         r["scores"] += 1
         r["reviewed"] += is_reviewed(row, accepted)
-        if score.flags and row["source"] != "override":
+        flags = scorer_flags(engine, row) if row["source"] == "override" else score.flags
+        if flags:
             r["flagged"] += 1
-            r["flags"].update(FLAG_WORDS.get(f.code, f.code) for f in score.flags)
+            r["flags"].update(FLAG_WORDS.get(f.code, f.code) for f in flags)
     out = sorted(rows.values(), key=lambda r: (r["flagged"] == 0, r["ref"]))  # stable while reviewing
     for r in out:
         r["flags"] = sorted(r["flags"])
@@ -201,8 +216,8 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
                               "label": ind.text if ind else e.indicator_id, "key": key,
                               "anchor_id": f"ev-{_slug(qid)}"})
         html, notes = highlight(text, spans)
-        for row in sorted(rows, key=lambda r: (not (r["score"].flags and r["source"] != "override"),
-                                               r["value_id"])):
+        flags_of = {row["id"]: scorer_flags(engine, row) for row in rows}
+        for row in sorted(rows, key=lambda r: (not flags_of[r["id"]], r["value_id"])):
             score = row["score"]
             key = f"{qid}/{score.value_id}"
             levels = _levels(rubric, score.value_id)
@@ -216,8 +231,7 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
                 "level": score.level, "level_label": level.label if level else "",
                 "anchor": score.anchor or (level.anchor if level else ""),
                 "confidence": round(score.confidence * 100),
-                "flags": [] if override else [{"title": FLAG_WORDS.get(f.code, f.code), "reason": f.reason}
-                                              for f in score.flags],
+                "flags": [{"title": FLAG_WORDS.get(f.code, f.code), "reason": f.reason} for f in flags_of[row["id"]]],
                 "evidence": [n for n in notes if n["key"] == key],
                 "marking": [e.text for e in score.evidence if e.indicator_id.startswith("key:")],
                 "override": override, "override_by": row["created_by"] if override else None,
