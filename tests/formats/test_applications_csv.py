@@ -210,3 +210,14 @@ def test_a_rejected_file_can_be_fixed_and_imported_as_it_is(engine, tmp_path):
     assert report.imported == 1 and any("what_to_do" in w for w in report.warnings)
     [care] = [r for r in engine.store.responses("c1") if r["question_id"] == "6cs-care-1"]
     assert care["original_text"] == "- I listened.\n- I stayed."
+
+
+def test_vacancy_option(engine, tmp_path):
+    f = write_csv(tmp_path / "a.csv", HEADER, [row("A1", vacancy="V-1"), row("A2", vacancy="V-2")])
+    report = import_applications(engine, f, "c1", actor="i", vacancy="V-2", skip_rejected=True)
+    assert (report.imported, report.rejected) == (1, 1)
+    assert [a["id"] for a in engine.store.applications("c1")] == ["A2"]
+    g = write_csv(tmp_path / "b.csv", ["Application ID", "6cs-care-1"], [["B1", "text"]])
+    with pytest.raises(ValidationFailed) as exc:
+        import_applications(engine, g, "c1", actor="i", vacancy="V-2")
+    assert "no vacancy column" in str(exc.value)

@@ -134,6 +134,10 @@ class NhsJobsCsvImporter:
 
         id_i = col(m.application_id, required=True, key="application_id")
         vac_i = col(m.vacancy_reference)
+        if vacancy and vac_i is None:
+            raise ValidationFailed(f"--vacancy {vacancy} was given but the file has no vacancy column "
+                                   f"('{m.vacancy_reference}')", file=fname, row=1, field=m.vacancy_reference,
+                                   hint="map the vacancy column (vacancy_reference: <column>) or drop --vacancy")
         ref_i = col(m.reference, required=m.reference is not None, key="reference")
         dc_i = col(m.disability_confident)
         sub_i = col(m.submitted_at)
