@@ -153,6 +153,10 @@ def group_view(g: Mapping[str, Any]) -> dict[str, Any]:
         "rate": (fmt_rate(rate) + fmt_ci(g.get("rate_ci"), fmt_rate)) if rate is not None else _missing(g, "rate"),
         "ratio": (fmt_ratio(ratio) + fmt_ci(g.get("ratio_ci"), fmt_ratio)) if ratio is not None
         else _missing(g, "impact_ratio"),
+        "rate_main": fmt_rate(rate) if rate is not None else DASH,
+        "rate_ci": fmt_ci(g.get("rate_ci"), fmt_rate).strip() if rate is not None else "",
+        "ratio_main": fmt_ratio(ratio) if ratio is not None else DASH,
+        "ratio_ci_text": fmt_ci(g.get("ratio_ci"), fmt_ratio).strip() if ratio is not None else "",
         "ratio_value": ratio,
         "ratio_lo": (g.get("ratio_ci") or [None, None])[0],
         "ratio_hi": (list(g.get("ratio_ci") or [None, None]) + [None])[1],
