@@ -53,20 +53,22 @@ class IdempotencyStore:
     def claim(self, scope: str, key: str, method: str, path: str, digest: str) -> tuple[int, Any] | None:
         """Claim ``key``: ``None`` when this request is first, else the stored ``(status, body)``.
 
-        One transaction: forget the key if it expired (or its claim was abandoned by a crash more
-        than ``in_flight_timeout`` ago), insert the claim unless the key is there, read it if so.
+        One transaction: insert the claim unless the key is there; if it is, forget it when it
+        expired (or its claim was abandoned by a crash more than ``in_flight_timeout`` ago) and
+        claim it again, else read what is stored.
         """
         now = self._now()
         params = {"s": scope, "k": key, "m": method, "p": path, "h": digest, "now": now.isoformat(),
                   "exp": (now + self.ttl).isoformat(), "stale": (now - self.in_flight_timeout).isoformat()}
+        insert = text("INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state, created_at,"
+                      " expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"
+                      " ON CONFLICT (scope, idem_key) DO NOTHING")
         with self.lock(), self.engine.begin() as conn:
-            conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND (expires_at <= :now"
-                              " OR (state='in_flight' AND created_at <= :stale))"), params)
-            inserted = conn.execute(text(
-                "INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state, created_at,"
-                " expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"
-                " ON CONFLICT (scope, idem_key) DO NOTHING"), params).rowcount
-            if inserted == 1:
+            if conn.execute(insert, params).rowcount == 1:
+                return None
+            gone = conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND (expires_at <= :now"
+                                     " OR (state='in_flight' AND created_at <= :stale))"), params).rowcount
+            if gone and conn.execute(insert, params).rowcount == 1:
                 return None
             row = conn.execute(text("SELECT method, path, request_hash, state, status, response FROM idempotency_keys"
                                     " WHERE scope=:s AND idem_key=:k"), params).first()
