@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_DEV  := $(VENV)/.installed-dev
 
-.PHONY: demo test setup setup-dev bench clean
+.PHONY: demo test setup setup-dev bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,10 @@ setup-dev: $(STAMP_DEV)
 demo: $(STAMP_RUN)
 	$(BIN)/vbr demo
 
-test: $(STAMP_DEV)
+browser:
+	sh scripts/chromium.sh
+
+test: $(STAMP_DEV) browser
 	VBR_STRICT_PLUGINS=1 $(BIN)/python -m pytest tests plugins
 
 bench: $(STAMP_DEV)

@@ -118,9 +118,9 @@ def test_event_hooks_reach_plugins():
 
 
 def test_register_routes_receives_the_app():
-    class App:
-        pass
+    from fastapi import FastAPI
 
-    app = App()
+    app = FastAPI()
     build(load_entrypoints=False, extra_plugins=(Everything(),)).hook.vbr_register_routes(app=app)
     assert app.routes_added == 1
+    assert app.state.pages_mounted  # the built-in pages are mounted through the same hook

@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "vbr.default_plugins.scorers",
     "vbr.default_plugins.regimes",
     "vbr.default_plugins.formats",
+    "vbr.pages.plugin",
 )
 
 LOAD_ENV = "VBR_LOAD_PLUGINS"
