@@ -1,6 +1,13 @@
-"""Fixtures for webhook tests: a main store, an outbox on it, a clock tests move by hand."""
+"""Fixtures for webhook tests: a main store, an outbox on it, a clock tests move by hand.
+
+``db_url`` is SQLite, and also PostgreSQL when ``VBR_TEST_PG_URL`` is set (start a server with
+``export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)``): each PostgreSQL test gets a fresh schema.
+"""
 
 from __future__ import annotations
+
+import os
+import uuid
 
 import pytest
 
@@ -19,9 +26,33 @@ class FakeClock:
         self.t += seconds
 
 
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'vbr.sqlite'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'vbr.sqlite'}"
+        return
+    pg = os.environ.get("VBR_TEST_PG_URL")
+    if not pg:
+        pytest.skip("PostgreSQL: set VBR_TEST_PG_URL (export VBR_TEST_PG_URL=$(bash scripts/postgres.sh))")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from vbr.store import db
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        engine = db._ENGINES.pop(url, None)
+        if engine is not None:
+            engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def events(outbox):
     with outbox.engine.connect() as conn:
         from sqlalchemy import text
 
-        return [(r[0], json.loads(r[1])) for r in conn.execute(text("SELECT type, payload FROM webhook_events ORDER BY created_ms, rowid"))]
+        return [(r[0], json.loads(r[1])) for r in conn.execute(text("SELECT type, payload FROM webhook_events ORDER BY created_ms, created_at"))]
 
 
 def test_pass_writes_audit_completed_and_released_for_each_subscribed_endpoint(store, outbox, gate):
@@ -100,11 +100,11 @@ def test_tenant_of_the_campaign_decides_which_endpoints_get_it(store, outbox, ga
     assert outbox.deliveries(tenant="trust-a") == []
 
 
-def test_scores_ready_from_the_engine_carries_no_levels(tmp_path, db_url):
+def test_scores_ready_from_the_engine_carries_no_levels(tmp_path):
     from vbr.engine import Engine
 
-    plugins = build(load_entrypoints=False, extra_plugins=(WebhookEvents(db_url),))
-    eng = Engine(tmp_path / "vbr.sqlite", plugins=plugins)
+    url = f"sqlite:///{tmp_path / 'engine.sqlite'}"
+    eng = Engine(url, plugins=build(load_entrypoints=False, extra_plugins=(WebhookEvents(url),)))
     ob = Outbox(eng.store.engine)
     ob.add_endpoint("https://ats.example/h", actor="admin", event_types=["scores.ready"])
     eng.create_campaign("c1", "Nurse", "6cs", question_ids=["6cs-care-1"], actor="recruiter")

@@ -176,6 +176,10 @@ class DeliveryWorker:
                           "status_code": status_code, "error": error})
         return outcome
 
+    def _unlease(self, delivery_id: int) -> None:
+        with self.outbox.engine.begin() as conn:
+            conn.execute(text("UPDATE webhook_deliveries SET lease_until_ms=NULL WHERE id=:id"), {"id": delivery_id})
+
     # ------------------------------------------------------------------ loops
     def run_once(self) -> RunSummary:
         """One pass: relay new log entries into events, claim what is due now and send it."""
@@ -188,11 +192,17 @@ class DeliveryWorker:
             jobs = self.claim()
             if not jobs:
                 return summary
+            gone: set[str] = set()
             for job in jobs:
+                if job["endpoint_id"] in gone:  # it said 410 earlier in this batch: do not send more
+                    self._unlease(job["id"])
+                    continue
                 summary.claimed += 1
                 summary.ids.append(job["id"])
                 outcome = self.send(job)
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
+                if outcome == "gone":
+                    gone.add(job["endpoint_id"])
             if len(jobs) < self.batch:
                 return summary
 
