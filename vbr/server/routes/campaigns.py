@@ -8,9 +8,10 @@ already used with a different definition (or by another tenant) is a 409.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from vbr.engine import Engine
-from vbr.errors import NotFound
+from vbr.errors import NotFound, ValidationFailed
 from vbr.models import ID_PATTERN
 from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, allow
@@ -40,22 +41,33 @@ def create_campaign(body: CampaignIn, request: Request, who: Principal = Depends
         rubric = vbr.rubric(body.rubric_id)
         qids = list(body.question_ids or [q.id for q in rubric.questions])
         with writing(request):
-            try:
-                existing = vbr.store.campaign(body.id)
-            except NotFound:
-                existing = None
-            if existing is not None:
-                same = (existing["tenant"] == who.tenant and existing["title"] == body.title
-                        and existing["rubric_id"] == body.rubric_id and existing["question_ids"] == qids
-                        and existing["organisation"] == body.organisation)
-                if not same:
-                    raise Problem(409, "Id taken", f"campaign id '{body.id}' is already used with a different "
-                                  "definition", kind="id-taken", field="id", hint="choose another campaign id")
-                return 200, {"created": False, "campaign": campaign_out(existing)}
-            vbr.create_campaign(body.id, body.title, body.rubric_id, question_ids=qids, actor=who.actor,
-                                organisation=body.organisation, tenant=who.tenant)
-            return 201, {"created": True, "campaign": campaign_out(vbr.store.campaign(body.id))}
+            existing = _existing(vbr, who, body, qids)
+            if existing is None:
+                try:
+                    vbr.create_campaign(body.id, body.title, body.rubric_id, question_ids=qids, actor=who.actor,
+                                        organisation=body.organisation, tenant=who.tenant)
+                    return 201, {"created": True, "campaign": campaign_out(vbr.store.campaign(body.id))}
+                except (SAIntegrityError, ValidationFailed):  # a concurrent create of the same id won
+                    existing = _existing(vbr, who, body, qids)
+                    if existing is None:
+                        raise
+            return 200, {"created": False, "campaign": campaign_out(existing)}
     return idem.run(who, run)
+
+
+def _existing(vbr: Engine, who: Principal, body: CampaignIn, qids: list[str]) -> dict | None:
+    """The stored campaign with this id if it is the same campaign; 409 if the id is used otherwise."""
+    try:
+        existing = vbr.store.campaign(body.id)
+    except NotFound:
+        return None
+    same = (existing["tenant"] == who.tenant and existing["title"] == body.title
+            and existing["rubric_id"] == body.rubric_id and list(existing["question_ids"]) == qids
+            and existing["organisation"] == body.organisation)
+    if not same:
+        raise Problem(409, "Id taken", f"campaign id '{body.id}' is already used with a different definition",
+                      kind="id-taken", field="id", hint="choose another campaign id")
+    return existing
 
 
 @router.get("/campaigns", response_model=Page[CampaignOut], responses=AUTH_ERRORS,
