@@ -12,9 +12,10 @@ import sys
 
 import typer
 
-from vbr.cli.common import console, err_console, run_guarded
+from vbr.cli.common import VbrGroup, console, err_console, run_guarded
 
 app = typer.Typer(
+    cls=VbrGroup,
     name="vbr",
     help="Values-based recruitment for the NHS: score answers against value rubrics with "
     "evidence, audit adverse impact across ethnic groups, and gate shortlist release.",

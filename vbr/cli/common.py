@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from vbr.errors import VbrError
 
@@ -22,6 +24,17 @@ RubricDirOption = typer.Option(
     None, "--rubric-dir", help="Extra directory of rubric YAML files (also VBR_RUBRIC_PATH).", exists=True,
     file_okay=False,
 )
+
+
+class VbrGroup(TyperGroup):
+    """The root command group: a vbr error anywhere becomes its message and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except VbrError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            ctx.exit(exc.exit_code)
 
 
 def run_guarded(app: typer.Typer, argv: list[str]) -> None:

@@ -55,7 +55,7 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(text("SELECT * FROM campaigns WHERE id=:id"), {"id": campaign_id}).mappings().first()
         if row is None:
-            raise NotFound(f"no campaign '{campaign_id}'", hint="list campaigns with `vbr campaigns`")
+            raise NotFound(f"no campaign '{campaign_id}'", hint="check the campaign id")
         out = dict(row)
         out["question_ids"] = json.loads(out["question_ids"])
         return out

@@ -1,0 +1,62 @@
+"""`vbr score`: a CSV of answers (nothing stored) and a stored campaign (scores stored and logged)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from vbr.cli import _register_all, app
+
+STRONG = ("I sat with the patient's son, listened to his worries and explained honestly what was "
+          "happening. I involved him in the plan, checked he understood and escalated to the nurse in charge.")
+
+
+def _run(*args):
+    _register_all()
+    return CliRunner().invoke(app, list(args))
+
+
+def test_score_csv_gives_evidence_and_flags_and_redacts(tmp_path):
+    f = tmp_path / "answers.csv"
+    f.write_text("application_id,answer\n"
+                 f"a1,\"{STRONG} My email is jo@example.org.\"\n"
+                 "a2,\n", encoding="utf-8")
+    r = _run("score", "--csv", str(f), "--question", "nhs-compassion-1", "--format", "json")
+    assert r.exit_code == 0, r.output
+    answers = {a["application_id"]: a for a in json.loads(r.stdout)["answers"]}
+    a1 = answers["a1"]
+    assert "[EMAIL]" in a1["redacted_text"] and "original_text" not in a1
+    [s] = a1["scores"]
+    assert s["value_id"] == "compassion" and s["level"] >= 2 and s["evidence"]
+    assert answers["a2"]["scores"] == [] and [f["code"] for f in answers["a2"]["flags"]] == ["empty"]
+
+
+def test_score_csv_bad_input_names_file_row_and_column(tmp_path):
+    f = tmp_path / "answers.csv"
+    f.write_text("application_id,answer\na1,hello\na1,again\n", encoding="utf-8")
+    r = _run("score", "--csv", str(f), "--question", "nhs-compassion-1")
+    assert r.exit_code == 2 and "row 3" in r.output and "twice" in r.output
+    r = _run("score", "--csv", str(f), "--question", "nhs-compassion-1", "--text-col", "text")
+    assert r.exit_code == 2 and "no column named 'text'" in r.output
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("application_id,answer\na1,caf\xe9\n".encode("latin-1"))
+    r = _run("score", "--csv", str(bad), "--question", "nhs-compassion-1")
+    assert r.exit_code == 2 and "not UTF-8" in r.output
+
+
+def test_score_campaign_stores_scores(tmp_path):
+    from vbr.engine import Engine
+
+    db = tmp_path / "c.sqlite"
+    engine = Engine(db)
+    engine.create_campaign("c1", "HCA", "nhs-constitution", question_ids=["nhs-compassion-1"], actor="ats")
+    engine.submit("c1", [{"id": "a1", "campaign_id": "c1"}],
+                  [{"application_id": "a1", "question_id": "nhs-compassion-1", "text": STRONG}])
+    r = _run("score", "c1", "--db", str(db), "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert lines[0]["scores"][0]["value_id"] == "compassion"
+    assert len(engine.store.current_scores("c1")) == 1
+    r = _run("score", "nope", "--db", str(db))
+    assert r.exit_code == 4 and "no campaign 'nope'" in r.output
