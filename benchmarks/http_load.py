@@ -10,7 +10,9 @@ three bounded phases with a fixed number of concurrent clients:
 and a reference phase (``health``: the cheapest route, same server, same client) so the
 figures can be read against what this machine does at all. Prints requests/s and p50/p99
 latency per phase, and the ratio to the reference. Stores: SQLite (the store's default
-``synchronous=FULL``, and ``NORMAL``), and PostgreSQL when ``VBR_BENCH_PG_URL`` is set.
+``synchronous=FULL``, and ``NORMAL``), and PostgreSQL when ``VBR_BENCH_PG_URL`` is set (a
+database URL such as ``scripts/postgres.sh`` prints; the benchmark works in a scratch schema
+there and in the ``<database>_equality`` sibling, and drops them afterwards).
 
     python benchmarks/http_load.py [--requests 2000] [--seconds 20] [--concurrency 16]
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -158,6 +162,30 @@ def run_store(label: str, db: str, equality_db: str | None, extra: list[str], ar
             proc.kill()
 
 
+@contextlib.contextmanager
+def pg_schema(url: str):
+    """A scratch schema in the database of ``url`` and in its ``<database>_equality`` sibling
+    (as ``scripts/postgres.sh`` creates them), dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admins = [create_engine(base), create_engine(base.set(database=f"{base.database}_equality"))]
+    for eng in admins:
+        with eng.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield (scoped.render_as_string(hide_password=False),
+               scoped.set(database=f"{base.database}_equality").render_as_string(hide_password=False))
+    finally:
+        for eng in admins:
+            with eng.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            eng.dispose()
+
+
 def report(rows: list[dict]) -> None:
     print(f"{'store':<22} {'phase':<8} {'n':>6} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9}")
     ref = {r["store"]: r["rps"] for r in rows if r["phase"] == "health"}
@@ -185,8 +213,8 @@ def main() -> None:
             rows += run_store(label, db, None, extra, args)
         pg = os.environ.get("VBR_BENCH_PG_URL")
         if pg:
-            eq = os.environ.get("VBR_BENCH_PG_EQUALITY_URL")
-            rows += run_store("postgresql", pg, eq, [], args)
+            with pg_schema(pg) as (main, equality):
+                rows += run_store("postgresql", main, equality, [], args)
         else:
             print("(PostgreSQL skipped: set VBR_BENCH_PG_URL to a scratch database to include it)")
     report(rows)
