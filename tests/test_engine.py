@@ -90,3 +90,32 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["ids"] == ["app-1"]
+
+
+def test_unscored_answers_keep_their_flags(engine):
+    engine.create_campaign("c2", "HCA", "nhs-constitution", question_ids=["nhs-compassion-1"], actor="ats")
+    engine.submit("c2", [{"id": "e1", "campaign_id": "c2"}, {"id": "e2", "campaign_id": "c2"}],
+                  [{"application_id": "e1", "question_id": "nhs-compassion-1", "text": "   "},
+                   {"application_id": "e2", "question_id": "nhs-compassion-1", "text": GOOD}])
+    scores = engine.score("c2")
+    assert {s.application_id for s in scores} == {"e2"}  # no silent zero for the empty answer
+    [row] = engine.unscored("c2")
+    assert row["application_id"] == "e1" and [f.code for f in row["flags"]] == ["empty"]
+    entry = list(engine.store.log.entries(action="scores.added"))[-1]
+    assert entry.payload["unscored"] == 1
+
+
+def test_a_shortlist_is_released_at_most_once(engine):
+    from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+    from vbr.models import ShortlistDecision
+
+    _campaign(engine, 4)
+    sid = engine.store.add_shortlist("c1", ["a000"], stage="shortlisted", actor="rec")
+    released = ShortlistDecision(campaign_id="c1", decision=Decision.PASS, regime="ugesp", released=True,
+                                 released_by="rec")
+    engine.store.record_decision(sid, released, actor="rec")
+    with pytest.raises(SAIntegrityError):
+        engine.store.record_decision(sid, released, actor="someone-else")
+    assert sum(d["released"] for d in engine.store.decisions(sid)) == 1
+    assert engine.store.log.verify().ok  # the refused release left no log entry behind

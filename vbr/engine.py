@@ -123,12 +123,19 @@ class Engine:
         results = score_answers(rubric, items, scorers[scorer], list(self.plugins.registry("redactors").values()),
                                 progress=progress)
         scores = [s for res in results for s in res.scores]
-        self.store.add_scores(scores, actor=actor, campaign_id=campaign_id)
+        chosen = scorers[scorer]
+        unscored = [(r.application_id, r.question_id, r.flags, chosen.id, chosen.version)
+                    for r in results if not r.scores and r.flags]
+        self.store.add_scores(scores, actor=actor, campaign_id=campaign_id, unscored=unscored)
         self.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores)
         return scores
 
     def scores(self, campaign_id: str) -> list[Score]:
         return [row["score"] for row in self.store.current_scores(campaign_id)]
+
+    def unscored(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Answers that got no score (empty, not scorable) with the flags that send them to a person."""
+        return self.store.unscored_answers(campaign_id)
 
     def override(self, application_id: str, question_id: str, value_id: str, level: int, *,
                  actor: str, reason: str) -> int:

@@ -19,7 +19,7 @@ from vbr.store.db import migrate
 from vbr.store.migrations import APPEND_ONLY, MAIN
 
 MAIN_TABLES = {"schema_migrations", "campaigns", "applications", "responses", "scores", "human_ratings",
-               "shortlists", "gate_decisions", "audit_log"}
+               "shortlists", "gate_decisions", "audit_log", "answer_flags"}
 
 
 def tables(engine) -> set[str]:
@@ -49,7 +49,8 @@ def test_migrations_create_the_schema_once(backend):
     assert store.engine.dialect.name == backend.name
     assert tables(store.engine) == MAIN_TABLES
     with store.engine.connect() as conn:
-        assert [r[0] for r in conn.execute(text("SELECT version FROM schema_migrations"))] == [1]
+        assert [r[0] for r in conn.execute(text("SELECT version FROM schema_migrations ORDER BY version"))] == \
+            [version for version, _, _ in MAIN]
     assert migrate(store.engine, MAIN, APPEND_ONLY) == []  # re-opening applies nothing
     Store(backend.main_url)  # and a second Store on the same database is fine
     eq = EqualityStore(backend.equality_url)
@@ -76,7 +77,7 @@ def test_concurrent_first_opens_migrate_once(backend):
         t.join()
     assert errors == []
     with Store(backend.main_url).engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar_one() == 1
+        assert conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar_one() == len(MAIN)
 
 
 def test_round_trip_values_and_generated_ids(backend):
@@ -126,8 +127,11 @@ def test_database_refuses_update_and_delete(backend, table):
     with store.engine.begin() as conn:
         conn.execute(text("INSERT INTO human_ratings (application_id, question_id, value_id, rater, level,"
                           " created_at) VALUES ('a1', 'q1', 'care', 'r1', 2, 'now')"))
-    for sql in (f"UPDATE {table} SET created_by = 'x'" if table == "scores" else f"UPDATE {table} SET actor = 'x'"
-                if table == "audit_log" else f"UPDATE {table} SET rater = 'x'", f"DELETE FROM {table}"):
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO answer_flags (application_id, question_id, flags, scorer_id, scorer_version,"
+                          " created_by, created_at) VALUES ('a1', 'q2', '[]', 'evidence', '1', 'scorer', 'now')"))
+    column = {"scores": "created_by", "audit_log": "actor", "human_ratings": "rater", "answer_flags": "created_by"}
+    for sql in (f"UPDATE {table} SET {column[table]} = 'x'", f"DELETE FROM {table}"):
         with pytest.raises(DBAPIError, match="append-only"):
             with store.engine.begin() as conn:
                 conn.execute(text(sql))

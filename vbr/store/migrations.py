@@ -52,10 +52,18 @@ MAIN: list[tuple[int, str, list[str]]] = [
             action TEXT NOT NULL, subject TEXT NOT NULL, reason TEXT, payload {json} NOT NULL,
             prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
     ]),
+    (2, "flags on answers that could not be scored; at most one release per shortlist", [
+        """CREATE TABLE answer_flags (
+            id {pk}, application_id TEXT NOT NULL, question_id TEXT NOT NULL, flags {json} NOT NULL,
+            scorer_id TEXT NOT NULL, scorer_version TEXT NOT NULL, created_by TEXT NOT NULL,
+            created_at {ts} NOT NULL)""",
+        "CREATE INDEX answer_flags_answer ON answer_flags(application_id, question_id, id)",
+        "CREATE UNIQUE INDEX gate_decisions_one_release ON gate_decisions(shortlist_id) WHERE released = 1",
+    ]),
 ]
 
 # Append-only tables refuse UPDATE and DELETE at the database itself.
-APPEND_ONLY = ("audit_log", "scores", "human_ratings")
+APPEND_ONLY = ("audit_log", "scores", "human_ratings", "answer_flags")
 
 
 def guards(dialect: str, tables: tuple[str, ...]) -> list[str]:

@@ -112,9 +112,18 @@ class Store:
 
     # ------------------------------------------------------------------ scores
     def add_scores(self, scores: Sequence[Score], *, actor: str, source: str = "scorer",
-                   campaign_id: str | None = None) -> int:
+                   campaign_id: str | None = None,
+                   unscored: Sequence[tuple[str, str, Sequence[ReviewFlag], str, str]] = ()) -> int:
+        """Store scores, and ``unscored`` answers ``(application, question, flags, scorer id, version)``
+        whose flags say why they have no score, in one transaction with one log entry."""
         ts = now()
         with self.engine.begin() as conn:
+            for app_id, qid, flags, sid, sver in unscored:
+                conn.execute(text(
+                    "INSERT INTO answer_flags (application_id, question_id, flags, scorer_id, scorer_version,"
+                    " created_by, created_at) VALUES (:a, :q, :f, :sid, :sver, :by, :ts)"),
+                    {"a": app_id, "q": qid, "f": json.dumps([f.model_dump(mode="json") for f in flags]),
+                     "sid": sid, "sver": sver, "by": actor, "ts": ts})
             for s in scores:
                 conn.execute(text(
                     "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
@@ -125,11 +134,27 @@ class Store:
                      "anchor": s.anchor, "sid": s.scorer_id, "sver": s.scorer_version, "ref": s.rubric_ref,
                      "flags": json.dumps([f.model_dump(mode="json") for f in s.flags]), "src": source,
                      "by": actor, "ts": ts})
-            if scores:
+            if scores or unscored:
+                scorer = (f"{scores[0].scorer_id}@{scores[0].scorer_version}" if scores
+                          else f"{unscored[0][3]}@{unscored[0][4]}")
                 self.log.append(actor, "scores.added", f"campaign:{campaign_id}" if campaign_id else "scores",
-                                payload={"n": len(scores), "scorer": f"{scores[0].scorer_id}@{scores[0].scorer_version}"},
-                                conn=conn)
+                                payload={"n": len(scores), "unscored": len(unscored), "scorer": scorer}, conn=conn)
         return len(scores)
+
+    def unscored_answers(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The latest flags of answers that got no score (empty, not scorable), for human review."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT f.* FROM answer_flags f JOIN applications a ON a.id = f.application_id"
+                " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g WHERE"
+                " g.application_id = f.application_id AND g.question_id = f.question_id)"
+                " ORDER BY f.application_id, f.question_id"), {"c": campaign_id}).mappings()
+            out = []
+            for r in rows:
+                d = dict(r)
+                d["flags"] = [ReviewFlag(**f) for f in json.loads(d["flags"])]
+                out.append(d)
+            return out
 
     def current_scores(self, campaign_id: str) -> list[dict[str, Any]]:
         """The latest score row per (application, question, value), with its source."""
