@@ -15,7 +15,7 @@ from schemathesis import checks as st_checks  # noqa: E402
 
 from tests.server.conftest import make_campaign  # noqa: E402
 
-EXAMPLES = int(os.environ.get("VBR_SCHEMATHESIS_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("VBR_SCHEMATHESIS_EXAMPLES", "15"))
 CHECKS = [st_checks.not_a_server_error, st_checks.status_code_conformance, st_checks.content_type_conformance,
           st_checks.response_schema_conformance, st_checks.response_headers_conformance]
 
