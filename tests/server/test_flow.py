@@ -71,3 +71,24 @@ def test_score_pages_match_the_store_and_overrides_show(svc):
         assert len(detail["answers"]) == len(b["answers"])
         for a in detail["answers"]:
             assert all(n not in (a["text"] or "") for n in b["names"]), a
+
+
+def test_a_held_shortlist_needs_a_justification_and_is_released_once(svc):
+    make_campaign(svc, n=12)
+    c = svc.client
+    c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats"))
+    gate = c.post("/v1/campaigns/band5-2026/shortlists", headers=svc.h("ats"), json={"top": 4}).json()
+    assert gate["decision"] != "PASS" and not gate["released"]
+    sid = gate["shortlist_id"]
+    officer = svc.h("equality_officer")
+    r = c.post(f"/v1/shortlists/{sid}/release", headers=officer, json={"justification": "ok"})
+    assert r.status_code == 409 and r.json()["field"] == "justification"
+    assert c.get(f"/v1/shortlists/{sid}", headers=officer).json()["released"] is False
+    why = {"justification": "Group sizes are under ten: no conclusion possible; reviewed and released."}
+    first = c.post(f"/v1/shortlists/{sid}/release", headers=officer, json=why)
+    again = c.post(f"/v1/shortlists/{sid}/release", headers=officer, json=why)
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    released = [r for r in svc.engine.status(sid)["history"] if r["released"]]
+    assert len(released) == 1 and released[0]["released_by"].startswith("equality_officer:")
+    # once released, the ATS may fetch the same list (no second release row)
+    assert c.post(f"/v1/shortlists/{sid}/release", headers=svc.h("ats")).json() == first.json()
