@@ -54,10 +54,11 @@ def vbr_register_groupings():
 
 @hookspec
 def vbr_register_importers():
-    """Return importers: objects with ``id``, ``kind`` and ``read(path) -> iterator of records``.
+    """Return importers: objects following :class:`vbr.formats.Importer` (``id``, ``kind``, ``read``).
 
-    ``kind`` is ``applications`` or ``equality``; equality importers write only to the
-    equality store. See :class:`vbr.formats.Importer`.
+    ``kind`` is ``applications`` or ``equality``; ``read(path, *, campaign_id=, questions=,
+    mapping=, vacancy=)`` returns a ``ParsedFile`` that is checked whole before anything is
+    stored. Equality importers write only to the equality store.
     """
 
 

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "vbr.default_plugins.regimes",
     "vbr.default_plugins.formats",
     "vbr.pages.plugin",
+    "vbr.webhooks.plugin",
 )
 
 LOAD_ENV = "VBR_LOAD_PLUGINS"

@@ -14,7 +14,7 @@ TEXT = "I sat with the patient, listened to her worries and involved her family 
 def engine_with_campaign(tmp_path, name: str, cid: str):
     from vbr.engine import Engine
 
-    eng = Engine(tmp_path / name, plugins=build(load_entrypoints=False, extra_plugins=(webhook_plugin,)))
+    eng = Engine(tmp_path / name, plugins=build(load_entrypoints=False))  # the webhook plugin is a default plugin
     eng.create_campaign(cid, "Nurse", "6cs", question_ids=["6cs-care-1"], actor="recruiter")
     eng.submit(cid, [{"id": f"{cid}-a1", "campaign_id": cid}],
                [{"application_id": f"{cid}-a1", "question_id": "6cs-care-1", "text": TEXT}])
@@ -49,6 +49,6 @@ def test_bind_names_the_database_explicitly(tmp_path):
 
 def test_no_database_no_event_and_none_created(tmp_path, monkeypatch):
     monkeypatch.setenv("VBR_DB", str(tmp_path / "absent.sqlite"))
-    plugins = build(load_entrypoints=False, extra_plugins=(webhook_plugin,))
+    plugins = build(load_entrypoints=False)  # the webhook plugin is a default plugin
     plugins.hook.vbr_scores_ready(campaign_id="c-nowhere-" + uuid.uuid4().hex, scores=[])
     assert not (tmp_path / "absent.sqlite").exists()

@@ -70,22 +70,22 @@ class Store:
         """Store applications and answers ``(application_id, question_id, original, redacted, structured)``
         in one transaction: all of them or none."""
         ts = now()
-        n = 0
-        with self.engine.begin() as conn:
-            for app in applications:
+        app_rows = [{"id": app.id, "cid": app.campaign_id, "ref": app.reference, "dc": int(app.disability_confident),
+                     "sub": app.submitted_at.isoformat() if app.submitted_at else None, "ts": ts}
+                    for app in applications]
+        answer_rows = [{"a": app_id, "q": qid, "o": original, "r": redacted,
+                        "s": json.dumps(structured) if structured is not None else None, "ts": ts}
+                       for app_id, qid, original, redacted, structured in answers]
+        with self.engine.begin() as conn:  # executemany: one round trip per statement, not per row
+            if app_rows:
                 conn.execute(text(
                     "INSERT INTO applications (id, campaign_id, reference, disability_confident, submitted_at, created_at)"
-                    " VALUES (:id, :cid, :ref, :dc, :sub, :ts)"),
-                    {"id": app.id, "cid": app.campaign_id, "ref": app.reference,
-                     "dc": int(app.disability_confident),
-                     "sub": app.submitted_at.isoformat() if app.submitted_at else None, "ts": ts})
-                n += 1
-            for app_id, qid, original, redacted, structured in answers:
+                    " VALUES (:id, :cid, :ref, :dc, :sub, :ts)"), app_rows)
+            if answer_rows:
                 conn.execute(text(
                     "INSERT INTO responses (application_id, question_id, original_text, redacted_text, structured, received_at)"
-                    " VALUES (:a, :q, :o, :r, :s, :ts)"),
-                    {"a": app_id, "q": qid, "o": original, "r": redacted,
-                     "s": json.dumps(structured) if structured is not None else None, "ts": ts})
+                    " VALUES (:a, :q, :o, :r, :s, :ts)"), answer_rows)
+        n = len(app_rows)
         return n
 
     def applications(self, campaign_id: str) -> list[dict[str, Any]]:
