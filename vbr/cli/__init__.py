@@ -41,6 +41,7 @@ _OPTIONAL_COMMAND_MODULES = (
     "vbr.cli.serve",
     "vbr.cli.importing",
     "vbr.cli.scale",
+    "vbr.cli.ratings",
 )
 
 

@@ -198,6 +198,31 @@ class Store:
                             conn=conn)
         return new_id
 
+    # ------------------------------------------------------------------ human ratings
+    def add_human_ratings(self, rows: Sequence[tuple[str, str, str, str, int]], *, actor: str,
+                          source: str) -> int:
+        """Store assessors' ratings ``(application, question, value, rater, level)``, all or none."""
+        ts = now()
+        params = [{"a": a, "q": q, "v": v, "r": r, "l": lvl, "ts": ts} for a, q, v, r, lvl in rows]
+        with self.engine.begin() as conn:
+            if params:
+                conn.execute(text(
+                    "INSERT INTO human_ratings (application_id, question_id, value_id, rater, level, created_at)"
+                    " VALUES (:a, :q, :v, :r, :l, :ts)"), params)
+            self.log.append(actor, "ratings.imported", f"ratings:{source}", payload={"n": len(params)}, conn=conn)
+        return len(params)
+
+    def human_ratings(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Each rater's latest rating per (application, question, value) in the campaign."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT h.* FROM human_ratings h JOIN applications a ON a.id = h.application_id"
+                " WHERE a.campaign_id = :c AND h.id = (SELECT MAX(id) FROM human_ratings g WHERE"
+                " g.application_id = h.application_id AND g.question_id = h.question_id"
+                " AND g.value_id = h.value_id AND g.rater = h.rater)"
+                " ORDER BY h.application_id, h.question_id, h.value_id, h.rater"), {"c": campaign_id}).mappings()
+            return [dict(r) for r in rows]
+
     # ------------------------------------------------------------------ shortlists and decisions
     def add_shortlist(self, campaign_id: str, application_ids: Sequence[str], *, stage: str, actor: str) -> int:
         with self.engine.begin() as conn:
