@@ -262,6 +262,41 @@ def test_char_ngrams_match_sklearn_char_wb():
     assert E.shape == (2, A.shape[1])
 
 
+def test_word_ngrams_match_sklearn_word_tfidf():
+    texts, _ = make_answers(150, seed=6)
+    texts = texts + ["Café au lait, naïve façade!", "x y z", "A_b 12 345", "tab\tand\nnewline"]
+    ours = CharNgramTfidf((1, 2), min_df=2, analyzer="word").fit(texts)
+    ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts)
+    assert len(ours.vocabulary_) == len(ref.vocabulary_)  # 64-bit hashes: no merged n-grams
+    A, B = ours.transform(texts), ref.transform(texts)
+    np.testing.assert_allclose((A @ A.T).toarray(), (B @ B.T).toarray(), atol=1e-10)
+    assert ours.transform(["", "!!", "zzzz qqqq"]).nnz == 0
+    X, stats = ours.transform_with_stats(["put the patient first", "zzzz qqqq", ""])
+    np.testing.assert_allclose(stats[:, 0], [1.0, 0.0, 0.0])  # share of words seen in training
+    np.testing.assert_allclose(stats[:, 1], [(3 + 3 + 7 + 5) / 4, 4.0, 0.0])  # mean word length
+    with pytest.raises(ValueError, match="analyzer"):
+        CharNgramTfidf(analyzer="bytes").fit(texts)
+
+
+def test_word_stemming_merges_inflections_only():
+    vec = CharNgramTfidf((1, 1), min_df=1, analyzer="word", stem=True).fit(
+        ["helping helped helps help", "quickly quick", "glass class", "is was has", "sing"])
+    X = vec.transform(["helping", "helped", "helps", "help", "quickly", "quick", "glass", "sing"])
+    K = (X @ X.T).toarray()
+    assert K[0, 1] == pytest.approx(1.0) and K[0, 2] == pytest.approx(1.0)
+    assert K[0, 3] == pytest.approx(1.0) and K[4, 5] == pytest.approx(1.0)
+    assert K[6, 6] == pytest.approx(1.0) and K[6, 0] == 0.0  # "glass" keeps its double s
+    assert K[7, 7] == pytest.approx(1.0) and K[7, 0] == 0.0  # too short to strip "ing"
+    # same texts, different order of calls and chunks: same rows (the hash is fixed)
+    np.testing.assert_allclose(vec.transform(["helps", "sing"]).toarray(), X[[2, 7]].toarray())
+
+
+def test_binary_term_frequency_ignores_repeats():
+    vec = CharNgramTfidf((1, 1), min_df=1, analyzer="word", binary=True).fit(["aa bb", "aa cc"])
+    X = vec.transform(["aa aa aa bb", "aa bb"])
+    np.testing.assert_allclose(X[0].toarray(), X[1].toarray())
+
+
 def test_cutpoints_improve_qwk_and_apply_in_order():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 400)

@@ -36,7 +36,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -107,6 +106,91 @@ def _normalise(text: str) -> str:
     return " " + _WS.sub(" ", text.lower()).strip() + " "
 
 
+def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """CSR matrix of how often each (row, col) pair occurs, indices sorted. Built as the
+    transpose and converted back (two linear passes) rather than sorting every row."""
+    T = sp.csr_matrix((np.ones(rows.size), (cols, rows)), shape=(n_cols, n_rows))
+    C = T.tocsc()  # column j of C lists row j's columns of the result, in increasing order
+    mat = sp.csr_matrix((C.data, C.indices, C.indptr), shape=(n_rows, n_cols))
+    mat.has_sorted_indices = True
+    mat.sum_duplicates()
+    return mat
+
+
+def _no_nul(texts: Sequence[str]) -> list[str]:
+    """Texts with any zero character made a space (a zero byte separates texts)."""
+    return [t.replace("\x00", " ") if "\x00" in t else t for t in texts]
+
+
+def _padded_buffer(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """UTF-8 bytes of every text as ``_normalise`` would give it (lowercase, each run of
+    whitespace one space, one space before and after), texts separated by a zero byte, and
+    the text each byte belongs to. Built for all texts at once rather than one by one."""
+    texts = _no_nul(texts)
+    n_docs = len(texts)
+    if n_docs == 0:
+        return np.zeros(0, np.uint8), np.zeros(0, np.int64), 0
+    joined = (" " + " \x00 ".join(texts) + " ").lower()
+    if not joined.isascii():  # unicode whitespace (e.g. no-break space) counts as a space
+        joined = _WS.sub(" ", joined)
+    buf = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    space = (buf == 32) | ((buf >= 9) & (buf <= 13))
+    keep = ~(space & np.concatenate([[False], space[:-1]]))
+    buf = np.where(space, np.uint8(32), buf)[keep]
+    doc_of = np.cumsum(buf == 0, dtype=np.int64)
+    return buf, doc_of, n_docs
+
+
+def _word_tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lowercased UTF-8 bytes of the texts (zero byte after each), and the start, end and text
+    of every word: a run of two or more letters, digits or underscores, where any non-ASCII
+    byte counts as a letter (the ASCII reading of the pattern ``\\b\\w\\w+\\b``)."""
+    n_docs = len(texts)
+    if n_docs == 0:
+        z = np.zeros(0, np.int64)
+        return np.zeros(0, np.uint8), z, z, z
+    buf = np.frombuffer(("\x00".join(texts) + "\x00").lower().encode("utf-8"), dtype=np.uint8)
+    is_w = (((buf >= 97) & (buf <= 122)) | ((buf >= 48) & (buf <= 57)) | (buf >= 128)
+            | (buf == 95))
+    prev = np.concatenate([[False], is_w[:-1]])
+    nxt = np.concatenate([is_w[1:], [False]])
+    starts = np.flatnonzero(is_w & ~prev)
+    ends = np.flatnonzero(is_w & ~nxt) + 1
+    keep = (ends - starts) >= 2
+    starts, ends = starts[keep], ends[keep]
+    doc = np.cumsum(buf == 0, dtype=np.int64)[starts]
+    return buf, starts, ends, doc
+
+
+def _mix64(h: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (splitmix64): spreads a polynomial hash over all bits."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return h ^ (h >> np.uint64(31))
+
+
+_SUFFIXES = (b"ing", b"ed", b"ly", b"s")
+
+
+def _strip_suffixes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A light stemmer: drop the first of "ing", "ed", "ly" or a plural "s" (not "ss") that
+    ends a word, leaving at least three letters. Vectorised over all words at once."""
+    ends = ends.copy()
+    length = ends - starts
+    done = np.zeros(ends.size, dtype=bool)
+    for suf in _SUFFIXES:
+        k = len(suf)
+        ok = ~done & (length >= k + 3)
+        for j, ch in enumerate(suf):
+            ok &= buf[np.maximum(ends - k + j, 0)] == ch
+        if suf == b"s":
+            ok &= buf[np.maximum(ends - 2, 0)] != ord("s")
+        ends[ok] -= k
+        done |= ok
+    return ends
+
+
 class CharNgramTfidf(TransformerMixin, BaseEstimator):
     """Character n-gram TF-IDF within word boundaries, computed with numpy.
 
@@ -116,18 +200,68 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
     answers form the vocabulary; the rest are dropped, as a vectorizer's ``min_df`` does.
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (2, 5), min_df: int = 2, n_bits: int = 20):
+    def __init__(self, ngram_range: tuple[int, int] = (2, 5), min_df: int = 2, n_bits: int = 20,
+                 analyzer: str = "char_wb", stem: bool = False, binary: bool = False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.n_bits = n_bits
+        self.analyzer = analyzer
+        self.stem = stem
+        self.binary = binary
+
+    # ------------------------------------------------------------ word n-grams
+
+    def _word_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        r, c, n, _ = self._word_hashes_stats(texts)
+        return r, c, n
+
+    def _word_hashes_stats(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int, tuple]:
+        """(doc index, 64-bit hash) of every word n-gram: words are runs of two or more
+        letters or digits (any non-ASCII byte counts as a letter), lowercased, optionally
+        stemmed by stripping a common English suffix; hashed with a polynomial hash computed
+        for all words at once from prefix sums (no Python loop over words)."""
+        n_docs = len(texts)
+        buf, starts, ends, doc = _word_tokens(_no_nul(texts))
+        if starts.size == 0:
+            return (np.zeros(0, np.int64), np.zeros(0, np.uint64), n_docs,
+                    (doc, np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        size = buf.size
+        word_len = ends - starts
+        if self.stem:
+            ends = _strip_suffixes(buf, starts, ends)
+        with np.errstate(over="ignore"):
+            b = buf.astype(np.uint64) + np.uint64(1)
+            base = np.uint64(0x100000001B3)
+            inv = np.uint64(pow(0x100000001B3, -1, 1 << 64))
+            pw = np.cumprod(np.full(size + 1, base, dtype=np.uint64))  # base**(k+1)
+            ipw = np.cumprod(np.full(size, inv, dtype=np.uint64))
+            ipw = np.concatenate([[np.uint64(1)], ipw[:-1]])  # inv**k
+            Q = np.concatenate([[np.uint64(0)], np.cumsum(b * ipw, dtype=np.uint64)])
+            # sum_{s<=i<e} b[i] base**(e-1-i) = (Q[e] - Q[s]) * base**(e-1)
+            e1 = ends - 1
+            pw_e1 = np.where(e1 > 0, pw[np.maximum(e1 - 1, 0)], np.uint64(1))
+            h1 = _mix64((Q[ends] - Q[starts]) * pw_e1 + (ends - starts).astype(np.uint64))
+            lo, hi = self.ngram_range
+            rows, cols = [], []
+            g = h1
+            for n in range(1, hi + 1):
+                m = h1.size - n + 1
+                if m <= 0:
+                    break
+                if n > 1:
+                    g = _mix64(g[:m] * np.uint64(0x9E3779B97F4A7C15) + h1[n - 1:n - 1 + m]
+                               + np.uint64(n))
+                if n < lo:
+                    continue
+                same = doc[:m] == doc[n - 1:n - 1 + m]
+                rows.append(doc[:m][same])
+                cols.append(g[same])
+        return (np.concatenate(rows).astype(np.int64), np.concatenate(cols), n_docs,
+                (doc, h1, word_len))
 
     def _hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
         """(doc index, bucket) of every character n-gram in ``texts``."""
-        enc = [_normalise(t).encode("utf-8") for t in texts]
-        n_docs = len(enc)
-        lens = np.fromiter((len(e) for e in enc), dtype=np.int64, count=n_docs)
-        buf = np.frombuffer(b"\x00".join(enc), dtype=np.uint8)
-        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lens + 1)[: buf.size]
+        buf, doc_of, n_docs = _padded_buffer(texts)
         is_space = buf == 32
         is_sep = buf == 0
         mask_bits = np.uint32((1 << self.n_bits) - 1)
@@ -164,6 +298,19 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Sequence[str], y: Any = None) -> "CharNgramTfidf":
         X = list(X)
+        if self.analyzer == "word":
+            r, c, n = self._word_hashes(X)
+            order = np.lexsort((r, c))
+            r, c = r[order], c[order]
+            first = np.ones(c.size, dtype=bool)
+            first[1:] = (c[1:] != c[:-1]) | (r[1:] != r[:-1])
+            grams, df = np.unique(c[first], return_counts=True)
+            min_df = self.min_df if n >= 4 * self.min_df else 1
+            self.vocabulary_ = grams[df >= min_df]
+            self.idf_ = np.log((1.0 + n) / (1.0 + df[df >= min_df])) + 1.0
+            return self
+        if self.analyzer != "char_wb":
+            raise ValueError(f"analyzer must be 'char_wb' or 'word', not {self.analyzer!r}")
         r, c, n = self._hashes(X)
         pairs = np.unique(r * (1 << self.n_bits) + c)
         df = np.bincount(pairs & ((1 << self.n_bits) - 1), minlength=1 << self.n_bits)
@@ -186,19 +333,50 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
         return state
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:
+        return self._transform(list(X))[0]
+
+    def transform_with_stats(self, X: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Word mode: the TF-IDF rows and, per text, the share of its words seen in training
+        (as unigrams) and its mean word length in bytes, from the same tokenisation."""
+        if getattr(self, "analyzer", "char_wb") != "word":
+            raise ValueError("word statistics need analyzer='word'")
+        return self._transform(list(X), stats=True)
+
+    def _transform(self, X: list[str], stats: bool = False) -> tuple[sp.csr_matrix, Any]:
         check_is_fitted(self, "vocabulary_")
-        r, c, n = self._hashes(list(X))
-        idx = self._lookup()[c]
-        hit = idx >= 0
-        r, idx = r[hit], idx[hit]
-        mat = sp.csr_matrix((np.ones(r.size), (r, idx)), shape=(n, len(self.vocabulary_)))
-        mat.sum_duplicates()
-        mat.data = (1.0 + np.log(mat.data)) * self.idf_[mat.indices]
+        extra = None
+        if getattr(self, "analyzer", "char_wb") == "word":
+            r, c, n, (doc, h1, word_len) = self._word_hashes_stats(X)
+            if stats:
+                vocab = self.vocabulary_
+                known = np.zeros(h1.size)
+                if vocab.size:
+                    pos = np.minimum(np.searchsorted(vocab, h1), vocab.size - 1)
+                    known = (vocab[pos] == h1).astype(float)
+                cnt = np.bincount(doc, minlength=n).astype(float)
+                den = np.maximum(cnt, 1.0)
+                extra = np.column_stack([np.bincount(doc, weights=known, minlength=n) / den,
+                                         np.bincount(doc, weights=word_len, minlength=n) / den])
+            vocab = self.vocabulary_
+            if vocab.size:
+                pos = np.minimum(np.searchsorted(vocab, c), vocab.size - 1)
+                hit = vocab[pos] == c
+                r, idx = r[hit], pos[hit]
+            else:
+                r, idx = r[:0], r[:0]
+        else:
+            r, c, n = self._hashes(list(X))
+            idx = self._lookup()[c]
+            hit = idx >= 0
+            r, idx = r[hit], idx[hit]
+        mat = _count_matrix(r, idx, n, len(self.vocabulary_))
+        tf = np.ones(mat.data.size) if getattr(self, "binary", False) else 1.0 + np.log(mat.data)
+        mat.data = tf * self.idf_[mat.indices]
         norms = np.sqrt(np.bincount(np.repeat(np.arange(n), np.diff(mat.indptr)),
                                     weights=mat.data ** 2, minlength=n))
         norms[norms == 0] = 1.0
         mat.data /= np.repeat(norms, np.diff(mat.indptr))
-        return mat
+        return mat, extra
 
 
 def _as_texts(X: Any) -> tuple[list[str], list[str] | None]:
@@ -226,18 +404,13 @@ def _text(v: Any) -> str:
     return v if isinstance(v, str) else str(v)
 
 
-def _lexical(texts: list[str], vocab: dict) -> np.ndarray:
+def _lexical(texts: list[str], word_stats: np.ndarray) -> np.ndarray:
     """Length-free ratios: share of words known from training, mean word length, and the
     shares of characters that are letters, digits and punctuation (counted on UTF-8 bytes,
     where any non-ASCII byte counts as a letter). None of them grows with length."""
     n = len(texts)
     out = np.zeros((n, 5))
-    known = vocab.__contains__
-    for i, t in enumerate(texts):
-        words = _WORD.findall(t.lower())
-        if words:
-            out[i, 0] = sum(map(known, words)) / len(words)
-            out[i, 1] = sum(map(len, words)) / len(words)
+    out[:, :2] = word_stats
     if n == 0:
         return out
     enc = [t.encode("utf-8") for t in texts]
@@ -294,6 +467,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         Folds for the out-of-fold stacking, cut-point tuning and calibration.
     meta_alpha:
         Ridge penalty of the meta-model over the standardised stacked features.
+    stem_words:
+        Strip a common English suffix ("ing", "ed", "ly", plural "s") from each word before
+        the word n-grams are formed.
     n_jobs:
         Threads used by ``predict`` (texts are split into chunks); None means 1.
     random_state:
@@ -312,6 +488,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         n_folds: int = 5,
         logistic_C: float = 10.0,
         meta_alpha: float = 1.0,
+        stem_words: bool = True,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -325,6 +502,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.n_folds = n_folds
         self.logistic_C = logistic_C
         self.meta_alpha = meta_alpha
+        self.stem_words = stem_words
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -340,8 +518,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- features
 
     def _blocks(self, texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        return (sp.csr_matrix(self.word_vec_.transform(texts), dtype=np.float64),
-                self.char_vec_.transform(texts))
+        return self._blocks_stats(texts)[:2]
+
+    def _blocks_stats(self, texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+        """Word and character TF-IDF blocks, and word statistics from the same tokenisation."""
+        Xw, stats = self.word_vec_.transform_with_stats(texts)
+        return Xw, self.char_vec_.transform(texts), stats
 
     @staticmethod
     def _joint(Xw: sp.csr_matrix, Xc: sp.csr_matrix) -> sp.csr_matrix:
@@ -454,8 +636,10 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                                   random_state=self.random_state)
 
     def _logit_features(self, Xt: sp.csr_matrix) -> sp.csr_matrix:
-        """The word n-gram block: as good as both blocks here, and many times cheaper."""
-        return Xt[:, : len(self.word_vec_.vocabulary_)]
+        """The word n-gram block: as good as both blocks here, and many times cheaper. (The
+        character block when no word of two letters was seen in training.)"""
+        n_word = len(self.word_vec_.vocabulary_)
+        return Xt[:, :n_word] if n_word else Xt
 
     def _proba(self, logit: LogisticRegression, X: sp.csr_matrix) -> np.ndarray:
         """Class probabilities on the full level range (levels absent in training get 0),
@@ -548,15 +732,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.n_train_ = n
 
         min_df = self.min_df if n >= 4 * self.min_df else 1
-        self.word_vec_ = TfidfVectorizer(ngram_range=tuple(self.word_ngram_range), sublinear_tf=True,
-                                         min_df=min_df, strip_accents="unicode", dtype=np.float64)
+        self.word_vec_ = CharNgramTfidf(ngram_range=tuple(self.word_ngram_range), min_df=min_df,
+                                        analyzer="word", stem=bool(self.stem_words))
         self.char_vec_ = CharNgramTfidf(ngram_range=tuple(self.char_ngram_range), min_df=min_df)
-        try:
-            self.word_vec_.fit(texts)
-        except ValueError:  # no word of two letters anywhere: fall back to single characters
-            self.word_vec_.set_params(token_pattern=r"(?u)\b\w+\b", min_df=1).fit(texts)
+        self.word_vec_.fit(texts)
         self.char_vec_.fit(texts)
-        Xw, Xc = self._blocks(texts)
+        Xw, Xc, word_stats = self._blocks_stats(texts)
         Xt = self._joint(Xw, Xc)
 
         # fixed sketch of the TF-IDF space for neighbour search
@@ -576,7 +757,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                                                      Z[tr], y[tr])
 
         keyf = self._key_features(texts, keys, Xt)
-        lex = _lexical(texts, self.word_vec_.vocabulary_)
+        lex = _lexical(texts, word_stats)
         hook = self._hook_features(texts)
         self.n_hook_features_ = hook.shape[1]
         self.uses_keys_ = keys is not None
@@ -631,13 +812,13 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- predict
 
     def _decision_chunk(self, texts: list[str], keys: list[str] | None) -> np.ndarray:
-        Xw, Xc = self._blocks(texts)
+        Xw, Xc, word_stats = self._blocks_stats(texts)
         Xt = self._joint(Xw, Xc)
         base = self._base_predict(Xw, Xc)
         sims = self._similarity_features(Xt, self._project(Xt), self.centroids_, self.train_proj_,
                                          self.train_y_)
         S = self._stack(base, sims, self._key_features(texts, keys, Xt),
-                        _lexical(texts, self.word_vec_.vocabulary_), self._hook_features(texts))
+                        _lexical(texts, word_stats), self._hook_features(texts))
         return self.meta_.predict(self.scaler_.transform(S))
 
     def decision_function(self, X: Any) -> np.ndarray:
