@@ -94,7 +94,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 def list_deliveries(status: Literal["pending", "delivered", "failed"] | None = None,
                     endpoint_id: str | None = Query(None, max_length=64),
                     event_id: str | None = Query(None, max_length=64),
-                    after: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+                    after: int = Query(0, ge=0, le=2**63 - 1), limit: int = Query(50, ge=1, le=500),
                     caller: Caller = Depends(get_caller), outbox: Outbox = Depends(get_outbox)) -> DeliveryPage:
     _check_role(caller)
     rows = outbox.deliveries(status=status, endpoint_id=endpoint_id, event_id=event_id, tenant=caller.tenant,
