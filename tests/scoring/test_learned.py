@@ -291,6 +291,28 @@ def test_word_stemming_merges_inflections_only():
     np.testing.assert_allclose(vec.transform(["helps", "sing"]).toarray(), X[[2, 7]].toarray())
 
 
+def test_a_model_with_the_older_sklearn_word_vectoriser_still_predicts(data):
+    """Models saved before the numpy word vectoriser hold scikit-learn's; they keep working,
+    and the word statistics of both paths agree."""
+    from vbr.scoring.learned import _word_stats_from_vocabulary
+
+    texts, y = data
+    new = LearnedScorer(n_folds=3, stem_words=False).fit(texts, y)
+    old = clone(new)
+    old.__dict__.update({k: v for k, v in vars(new).items() if k.endswith("_")})
+    old.word_vec_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts)
+    assert len(old.word_vec_.vocabulary_) == len(new.word_vec_.vocabulary_)
+    levels, conf = old.predict_with_confidence(texts[:30])
+    assert levels.shape == conf.shape == (30,)
+    assert set(np.unique(levels)) <= {0, 1, 2, 3}
+    probe = texts[:20] + ["", "unknown words only", "put the patient first!"]
+    np.testing.assert_allclose(
+        _word_stats_from_vocabulary(probe, old.word_vec_.vocabulary_),
+        new.word_vec_.transform_with_stats(probe)[1])
+    assert not any("stemming" in f for f in old.feature_set)
+    assert any("stemming" in f for f in LearnedScorer(n_folds=3).fit(texts, y).feature_set)
+
+
 def test_binary_term_frequency_ignores_repeats():
     vec = CharNgramTfidf((1, 1), min_df=1, analyzer="word", binary=True).fit(["aa bb", "aa cc"])
     X = vec.transform(["aa aa aa bb", "aa bb"])

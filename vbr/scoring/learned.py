@@ -4,7 +4,8 @@
 returns integer levels on the training scale, and it works in ``Pipeline``, ``cross_val_score``
 and ``GridSearchCV``. How it works, in order:
 
-1. **Features.** Word 1-2-gram and character 2-5-gram TF-IDF (sublinear term frequency, each
+1. **Features.** Word 1-2-gram (lightly stemmed: "ing", "ed", "ly", plural "s") and character
+   2-5-gram TF-IDF, both hashed and counted with numpy in bulk (sublinear term frequency, each
    row of unit length, so repeating words or writing more does not raise a score by itself);
    similarity of the answer to the key text when one is given; similarity to the training
    answers of each level (to the level centroid and to the nearest few answers of that level);
@@ -432,6 +433,19 @@ def _lexical(texts: list[str], word_stats: np.ndarray) -> np.ndarray:
     return out
 
 
+def _word_stats_from_vocabulary(texts: list[str], vocab: dict) -> np.ndarray:
+    """Share of words known from training and mean word length, one text at a time (the
+    statistics of models saved with scikit-learn's word vectoriser)."""
+    out = np.zeros((len(texts), 2))
+    known = vocab.__contains__
+    for i, t in enumerate(texts):
+        words = _WORD.findall(t.lower())
+        if words:
+            out[i, 0] = sum(map(known, words)) / len(words)
+            out[i, 1] = sum(map(len, words)) / len(words)
+    return out
+
+
 def _row_normalise(M: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(M, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -522,7 +536,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
 
     def _blocks_stats(self, texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         """Word and character TF-IDF blocks, and word statistics from the same tokenisation."""
-        Xw, stats = self.word_vec_.transform_with_stats(texts)
+        wv = self.word_vec_
+        if isinstance(wv, CharNgramTfidf):
+            Xw, stats = wv.transform_with_stats(texts)
+        else:  # a model saved before the numpy word vectoriser: scikit-learn's, as trained
+            Xw = sp.csr_matrix(wv.transform(texts), dtype=np.float64)
+            stats = _word_stats_from_vocabulary(texts, wv.vocabulary_)
         return Xw, self.char_vec_.transform(texts), stats
 
     @staticmethod
@@ -751,10 +770,13 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         Kw = (Xw @ Xw.T).toarray()
         Kc = (Xc @ Xc.T).toarray()
         base_oof = self._base_oof(Kw, Kc, T, folds, Xt, y)
-        sims_oof = np.zeros((n, 2 * len(self.levels_)))
+        sims_oof = None
         for tr, va in folds:
-            sims_oof[va] = self._similarity_features(Xt[va], Z[va], self._centroids(Xt[tr], y[tr]),
-                                                     Z[tr], y[tr])
+            part = self._similarity_features(Xt[va], Z[va], self._centroids(Xt[tr], y[tr]),
+                                             Z[tr], y[tr])
+            if sims_oof is None:
+                sims_oof = np.zeros((n, part.shape[1]))
+            sims_oof[va] = part
 
         keyf = self._key_features(texts, keys, Xt)
         lex = _lexical(texts, word_stats)
@@ -870,8 +892,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
     @property
     def feature_set(self) -> list[str]:
         """Names of the feature groups this scorer uses, for the model card."""
+        stemmed = isinstance(getattr(self, "word_vec_", None), CharNgramTfidf) and self.word_vec_.stem
         groups = [
-            f"word tf-idf {tuple(self.word_ngram_range)}",
+            f"word tf-idf {tuple(self.word_ngram_range)}" + (" (light suffix stemming)" if stemmed else ""),
             f"char_wb tf-idf {tuple(self.char_ngram_range)}",
             "level centroid similarity (out-of-fold)",
             f"top-{self.n_neighbors} neighbour similarity per level (out-of-fold)",
