@@ -193,7 +193,7 @@ def audit_command(
     (the message names file, row and column); 4 file or grouping not found.
     """
     from vbr.fairness.equality import read_equality_csv
-    from vbr.fairness.gate import GateConfig, clean, decide, run_audit
+    from vbr.fairness.gate import clean, decide, run_audit
 
     if fmt not in ("table", "json", "html"):
         err_console.print(f"[bold red]error:[/] --format must be table, json or html, not {fmt!r}")
@@ -216,14 +216,7 @@ def audit_command(
         err_console.print(f"[bold red]error:[/] {what}", highlight=False)
         raise typer.Exit(2)
     try:
-        cfg = GateConfig.from_yaml(config) if config else GateConfig()
-        cfg = cfg.model_copy(update={"regime": regime, "grouping": grouping, "reference": reference})
-        from vbr.plugins import get_plugins
-
-        regimes = get_plugins().registry("regimes")
-        if regime not in regimes:
-            raise ValidationFailed(f"no audit regime '{regime}'", field="regime",
-                                   hint=f"installed: {', '.join(sorted(regimes)) or 'none'}")
+        cfg = gate_config(config, regime=regime, grouping=grouping, reference=reference)
         ids, stages, scores = read_outcomes(outcomes_path, id_col=id_col, stages=stage, score_col=score_col)
         records_list, _ = read_equality_csv(equality, id_col=id_col, ethnic_col=ethnic_col)
         records = {r.application_id: r for r in records_list}
@@ -241,6 +234,21 @@ def audit_command(
                threshold=cfg.audit.ratio_threshold, grouping=grouping, fmt=fmt, output=output,
                summary={"regime": regime, "grouping": grouping, "reference": reference, "rows": len(ids),
                         "reconciliation": join_findings})
+
+
+def gate_config(path: Path | None, *, regime: str, grouping: str, reference: str | None):
+    """The gate configuration from ``--config`` (or defaults) with the command's choices; the
+    regime must be installed."""
+    from vbr.fairness.gate import GateConfig
+    from vbr.plugins import get_plugins
+
+    cfg = GateConfig.from_yaml(path) if path else GateConfig()
+    cfg = cfg.model_copy(update={"regime": regime, "grouping": grouping, "reference": reference})
+    regimes = get_plugins().registry("regimes")
+    if regime not in regimes:
+        raise ValidationFailed(f"no audit regime '{regime}'", field="regime",
+                               hint=f"installed: {', '.join(sorted(regimes)) or 'none'}")
+    return cfg
 
 
 def emit_audit(figures: dict[str, Any], *, decision: str, reasons: Any, title: str, threshold: float,

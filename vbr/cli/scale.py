@@ -93,20 +93,15 @@ def audit_scale_command(
     The same figures, verdicts and findings as ``vbr audit`` on the same rows (the fairlearn
     cross-check, which needs every row in one process, is not run with --engine dask).
     """
-    from vbr.fairness.gate import GateConfig, clean, decide
+    from vbr.fairness.gate import clean, decide
 
     if fmt not in ("table", "json", "html"):
         err_console.print(f"[bold red]error:[/] --format must be table, json or html, not {fmt!r}")
         raise typer.Exit(2)
     try:
-        cfg = GateConfig.from_yaml(config) if config else GateConfig()
-        cfg = cfg.model_copy(update={"regime": regime, "grouping": grouping, "reference": reference})
-        from vbr.plugins import get_plugins
+        from vbr.cli.audit import gate_config
 
-        regimes = get_plugins().registry("regimes")
-        if regime not in regimes:
-            raise ValidationFailed(f"no audit regime '{regime}'", field="regime",
-                                   hint=f"installed: {', '.join(sorted(regimes)) or 'none'}")
+        cfg = gate_config(config, regime=regime, grouping=grouping, reference=reference)
         result = run_audit_scale(source, stages=list(stage), ethnic_col=ethnic_col, strata_col=strata_col,
                                  sex_col=sex_col, engine=engine, scheduler=scheduler, cfg=cfg, workers=workers,
                                  progress=progress)

@@ -351,15 +351,20 @@ def _release(campaign_id: str, request: Request, data: dict[str, str]) -> Respon
     return web.redirect(request, f"/pages/campaigns/{campaign_id}/equality?shortlist={sid}&msg=released")
 
 
+def _latest_audit(request: Request, vbr, campaign_id: str):
+    """The shortlist asked for (or the latest), its gate status, and its stored audit figures."""
+    shortlist = dash.latest_shortlist(vbr, campaign_id, _shortlist_param(request))
+    status = vbr.status(shortlist["id"]) if shortlist else None
+    return shortlist, status, ((status or {}).get("figures") or {}).get("audit")
+
+
 @router.get("/campaigns/{campaign_id}/equality/summary.csv")
 def summary_csv(campaign_id: str, request: Request) -> Response:
     who, campaign, refused = _officer(request, campaign_id)
     if refused:
         return refused
     vbr = web.engine(request)
-    shortlist = dash.latest_shortlist(vbr, campaign_id, _shortlist_param(request))
-    status = vbr.status(shortlist["id"]) if shortlist else None
-    audit = ((status or {}).get("figures") or {}).get("audit")
+    shortlist, status, audit = _latest_audit(request, vbr, campaign_id)
     if not audit:
         return web.message(request, 404, "No audit yet", "This campaign has no audit yet, so there is no summary "
                            "to publish.", who=who)
@@ -380,9 +385,7 @@ def report(campaign_id: str, request: Request) -> Response:
     if refused:
         return refused
     vbr = web.engine(request)
-    shortlist = dash.latest_shortlist(vbr, campaign_id, _shortlist_param(request))
-    status = vbr.status(shortlist["id"]) if shortlist else None
-    audit = ((status or {}).get("figures") or {}).get("audit")
+    shortlist, status, audit = _latest_audit(request, vbr, campaign_id)
     if not audit:
         return web.message(request, 404, "No audit yet", "This campaign has no audit yet.", who=who)
     html = render_html(audit, decision=status["decision"], reasons=status["reasons"],
