@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -141,6 +142,57 @@ async def phase(base: str, key: str, kind: str, *, requests: int, seconds: float
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
 
 
+WRK_SCRIPT = r"""
+local kind = "%(kind)s"
+local n = %(start)d
+local texts = {
+  "I sat with the patient, listened carefully and asked what mattered most to them.",
+  "I escalated my concern to the nurse in charge so that the patient was safe.",
+  "I worked together with the physiotherapist so the discharge plan suited the family.",
+  "It was not my responsibility so I left it for the next shift."}
+local auth = "Bearer %(key)s"
+wrk.headers["Authorization"] = auth
+request = function()
+  n = n + 1
+  local op = kind
+  if kind == "mixed" then if n %% 2 == 1 then op = "submit" else op = "scores" end end
+  if op == "submit" then
+    local id = string.format("app-%%07d", n)
+    local body = '{"id":"' .. id .. '","reference":"R' .. n .. '","answers":[' ..
+      '{"question_id":"nhs-compassion-1","text":"' .. texts[(n %% 4) + 1] .. ' Case ' .. n .. '."},' ..
+      '{"question_id":"nhs-working-together-1","text":"' .. texts[((n + 1) %% 4) + 1] .. '"}]}'
+    return wrk.format("POST", "/v1/campaigns/%(campaign)s/applications",
+      {["Authorization"] = auth, ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. id}, body)
+  elseif op == "scores" then
+    return wrk.format("GET", string.format("/v1/campaigns/%(campaign)s/scores?limit=20&application_id=app-%%07d", n %% 200))
+  end
+  return wrk.format("GET", "/v1/health")
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%f %%f %%f\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk_phase(base: str, key: str, kind: str, *, seconds: float, concurrency: int, counter: list[int]) -> dict:
+    """One phase driven by wrk (a C load generator, one thread): the client costs little CPU,
+    so the figures are the server's, not the Python client's."""
+    script = Path(tempfile.mkdtemp()) / f"{kind}.lua"
+    script.write_text(WRK_SCRIPT % {"kind": kind, "start": counter[0] + 1_000_000 * (1 + len(kind)),
+                                    "key": key, "campaign": CAMPAIGN})
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(seconds))}s", "-s", str(script), base],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout} {out.stderr}")
+    n, errors, elapsed, p50, p99 = line.split()[1:]
+    return {"phase": kind, "n": int(n), "errors": int(errors), "rps": int(n) / float(elapsed),
+            "p50_ms": float(p50), "p99_ms": float(p99)}
+
+
 def run_store(label: str, db: str, equality_db: str | None, extra: list[str], args) -> list[dict]:
     ats = make_key(db, "ats")
     proc, base = start_server(db, equality_db, extra)
@@ -149,9 +201,12 @@ def run_store(label: str, db: str, equality_db: str | None, extra: list[str], ar
         counter = [args.seed + 1]
         out = []
         for kind in ("health", "submit", "scores", "mixed"):
-            res = asyncio.run(phase(base, ats, kind, requests=args.requests, seconds=args.seconds,
-                                    concurrency=args.concurrency, counter=counter))
-            res["store"] = label
+            if args.client == "wrk":
+                res = wrk_phase(base, ats, kind, seconds=args.seconds, concurrency=args.concurrency, counter=counter)
+            else:
+                res = asyncio.run(phase(base, ats, kind, requests=args.requests, seconds=args.seconds,
+                                        concurrency=args.concurrency, counter=counter))
+            res["store"] = f"{label} [{args.client}]"
             out.append(res)
         return out
     finally:
@@ -201,6 +256,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000, help="requests per phase (upper bound)")
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds per phase (upper bound)")
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    ap.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
+                    help="load generator: wrk (Debian package; a C client whose own CPU cost is small) or the "
+                         "Python httpx client (default when wrk is not installed; it costs a core itself)")
     ap.add_argument("--seed", type=int, default=200, help="applications stored and scored before the phases")
     args = ap.parse_args()
     print(f"vbr HTTP load: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
