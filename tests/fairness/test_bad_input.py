@@ -91,8 +91,8 @@ def test_all_zero_selections_report_no_one_selected():
     assert groups["N"]["verdict"] == "no_one_selected"
     assert groups["N"]["impact_ratio"] is None and "no one" in groups["N"]["why_missing"]["impact_ratio"]
     assert groups["N"]["rate"] == 0.0
-    assert r.outcome is Decision.PASS
-    assert any(f["code"] == "no_one_selected" for f in d["findings"])
+    assert r.outcome is Decision.BLOCK  # an empty selection is bad input: it holds the gate
+    assert any(f["code"] == "no_one_selected" and f["severity"] == "block" for f in d["findings"])
 
 
 def test_empty_groups_have_no_figures_and_say_why():

@@ -92,7 +92,7 @@ class AuditResult:
 
         Finding codes: ``funnel_does_not_reconcile`` (block), ``codes_not_in_grouping``,
         ``low_declaration_rate``, ``no_known_category``, ``simpson``, ``heterogeneous_strata``
-        (review), ``unknown_codes``, ``no_one_selected`` (info), ``fairlearn_mismatch`` (block).
+        (review), ``unknown_codes``, ``no_one_selected`` (block), ``fairlearn_mismatch`` (block).
         """
         c = self.counts
         data = {

@@ -133,8 +133,10 @@ def analyse(
                                   else "the comparison group had no one selected: ratio undefined, review")
                 r.outcome = Decision.PASS if x[others].sum() == 0 else Decision.REVIEW
             if x[others].sum() == 0:
-                findings.append(Finding("no_one_selected", "info", f"no one was selected at '{stage}' ({table})",
-                                        stage=stage))
+                findings.append(Finding("no_one_selected", "block",
+                                        f"no one was selected at '{stage}' ({table}): an audit of an empty "
+                                        "selection says nothing; check the outcome column, or leave out a stage "
+                                        "that has not happened yet", stage=stage))
         else:
             _compare(rows, others, ref, n, x, cfg, thr)
             if strata_n is not None and strata_n.shape[0] > 1:
