@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -29,7 +28,7 @@ RubricDirOption = typer.Option(
 class VbrGroup(TyperGroup):
     """The root command group: a vbr error anywhere becomes its message and its exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except VbrError as exc:

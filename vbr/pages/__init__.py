@@ -10,6 +10,14 @@ The service mounts the pages through the ``vbr_register_routes`` hook of
 made by :func:`vbr.server.app.create_app`.
 """
 
-from vbr.pages.routes import router
-
 __all__ = ["router"]
+
+
+def __getattr__(name: str):
+    """``vbr.pages.router`` on demand: the pages need the ``server`` extra (FastAPI), and importing
+    this package (as the default plugin does) must work without it."""
+    if name == "router":
+        from vbr.pages.routes import router
+
+        return router
+    raise AttributeError(f"module 'vbr.pages' has no attribute {name!r}")
