@@ -21,6 +21,15 @@ import typer
 from vbr.cli.common import console, err_console
 from vbr.errors import GateHeld, ValidationFailed, VbrError
 
+# options shared with `vbr audit-scale` (vbr/cli/scale.py)
+RegimeOption = typer.Option("ugesp", "--regime", help="ugesp, ll144, wres, or a plugin's regime.")
+ReferenceOption = typer.Option(None, "--reference", help="Comparison group (default: highest rate).")
+GroupingOption = typer.Option("detailed", "--grouping", help="detailed, broad, wres, or a grouping file.")
+ConfigOption = typer.Option(None, "--config", exists=True, dir_okay=False,
+                            help="Gate configuration YAML (thresholds under 'audit').")
+FormatOption = typer.Option("table", "--format", help="table, json or html.")
+OutputOption = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout.")
+
 _TRUE = {"1", "true"}
 _FALSE = {"0", "false"}
 
@@ -171,13 +180,12 @@ def audit_command(
     score_col: Optional[str] = typer.Option(
         None, "--score-col", help="Numeric score column in the outcomes file (blank = not scored): score "
         "distributions, standardised mean differences and LL144 scoring rates."),
-    regime: str = typer.Option("ugesp", "--regime", help="ugesp, ll144, wres, or a plugin's regime."),
-    reference: Optional[str] = typer.Option(None, "--reference", help="Comparison group (default: highest rate)."),
-    grouping: str = typer.Option("detailed", "--grouping", help="detailed, broad, wres, or a grouping file."),
-    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
-                                          help="Gate configuration YAML (thresholds under 'audit')."),
-    fmt: str = typer.Option("table", "--format", help="table, json or html."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    regime: str = RegimeOption,
+    reference: Optional[str] = ReferenceOption,
+    grouping: str = GroupingOption,
+    config: Optional[Path] = ConfigOption,
+    fmt: str = FormatOption,
+    output: Optional[Path] = OutputOption,
     engine: str = typer.Option("memory", "--engine",
                                help="memory (join the two files here) or dask (count a large joined extract "
                                     "on a Dask cluster; see `vbr audit-scale` for its options)."),

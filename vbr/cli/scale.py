@@ -21,6 +21,8 @@ from typing import Any, Optional
 
 import typer
 
+from vbr.cli.audit import (ConfigOption, FormatOption, GroupingOption, OutputOption, ReferenceOption,
+                           RegimeOption)
 from vbr.cli.common import console, err_console
 from vbr.errors import ValidationFailed, VbrError
 
@@ -79,13 +81,12 @@ def audit_scale_command(
                                             help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 "
                                                  "(default: a local cluster on 127.0.0.1)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Worker processes of the local cluster."),
-    regime: str = typer.Option("ugesp", "--regime", help="ugesp, ll144, wres, or a plugin's regime."),
-    reference: Optional[str] = typer.Option(None, "--reference", help="Comparison group (default: highest rate)."),
-    grouping: str = typer.Option("detailed", "--grouping", help="detailed, broad, wres, or a grouping file."),
-    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
-                                          help="Gate configuration YAML (thresholds under 'audit')."),
-    fmt: str = typer.Option("table", "--format", help="table, json or html."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    regime: str = RegimeOption,
+    reference: Optional[str] = ReferenceOption,
+    grouping: str = GroupingOption,
+    config: Optional[Path] = ConfigOption,
+    fmt: str = FormatOption,
+    output: Optional[Path] = OutputOption,
     progress: bool = typer.Option(False, "--progress/--no-progress", help="Show Dask's progress bar."),
 ) -> None:
     """Audit adverse impact across ethnic groups over a large dataset, counting on Dask.
