@@ -112,3 +112,14 @@ def test_a_revoked_key_stops_working_at_once(svc):
     svc.app.state.keys.revoke(key.split("_")[1], actor="test")
     r = svc.client.get("/v1/me", headers=h)
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_webhook_deliveries_are_mounted_behind_the_services_keys_without_dependency_overrides(svc):
+    """The deliveries routes use the service's own keys; the app sets no dependency_overrides
+    (with any set, FastAPI re-analyses every dependency of every request)."""
+    assert svc.app.dependency_overrides == {}
+    r = svc.client.get("/v1/webhooks/deliveries")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+    assert svc.client.get("/v1/webhooks/deliveries", headers=svc.h("recruiter")).status_code == 403
+    r = svc.client.get("/v1/webhooks/deliveries", headers=svc.h("ats"))
+    assert r.status_code == 200 and r.json() == {"items": [], "next_after": None}
