@@ -27,9 +27,9 @@ class Page(BaseModel, Generic[T]):
 
 
 class PageParams:
-    def __init__(self, limit: int = Query(100, ge=1, le=MAX_LIMIT, description="items per page"),
-                 cursor: str | None = Query(None, max_length=200,
-                                            description="next_cursor from the previous page")) -> None:
+    """``?limit=`` and ``?cursor=``; routes take it as ``params: PageParams = Depends(page_params)``."""
+
+    def __init__(self, limit: int = 100, cursor: str | None = None) -> None:
         self.limit = limit
         self.cursor = cursor
 
@@ -37,6 +37,13 @@ class PageParams:
     def position(self) -> int:
         """Where the page starts (an offset, or a sequence number for the log)."""
         return decode(self.cursor) if self.cursor else 0
+
+
+async def page_params(limit: int = Query(100, ge=1, le=MAX_LIMIT, description="items per page"),
+                      cursor: str | None = Query(None, max_length=200,
+                                                 description="next_cursor from the previous page")) -> PageParams:
+    # a coroutine: FastAPI would run a class or a plain ``def`` dependency in its thread pool
+    return PageParams(limit, cursor)
 
 
 def encode(position: int) -> str:

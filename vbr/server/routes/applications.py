@@ -20,7 +20,7 @@ from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, RECRUITER, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, page
+from vbr.server.pagination import Page, PageParams, page, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import ApplicationCreated, ApplicationDetail, ApplicationIn, ApplicationOut
@@ -78,7 +78,7 @@ def submit_application(body: ApplicationIn, request: Request, campaign_id: str =
 
 @router.get("/campaigns/{campaign_id}/applications", response_model=Page[ApplicationOut], responses=AUTH_ERRORS,
             summary="A campaign's applications (no answers)")
-def list_applications(campaign_id: str = CampaignId, params: PageParams = Depends(),
+def list_applications(campaign_id: str = CampaignId, params: PageParams = Depends(page_params),
                       who: Principal = Depends(allow(*EVERYONE)), vbr: Engine = Depends(engine)) -> dict:
     scope.campaign(vbr, who, campaign_id)
     return page([application_out(r) for r in vbr.store.applications(campaign_id)], params)

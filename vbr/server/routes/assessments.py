@@ -11,7 +11,7 @@ from vbr.engine import Engine
 from vbr.models import ID_PATTERN, Rubric
 from vbr.server.auth import EVERYONE, allow
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, page
+from vbr.server.pagination import Page, PageParams, page, page_params
 from vbr.server.routes.common import AUTH_ERRORS, engine
 from vbr.server.schemas import Assessment, AssessmentSummary, QuestionOut, ScaleLevelOut, ValueOut
 
@@ -25,7 +25,7 @@ def _summary(r: Rubric) -> dict:
 
 @router.get("/assessments", response_model=Page[AssessmentSummary], responses=AUTH_ERRORS,
             summary="List assessments (rubrics)")
-def list_assessments(params: PageParams = Depends(), _: Principal = Depends(allow(*EVERYONE)),
+def list_assessments(params: PageParams = Depends(page_params), _: Principal = Depends(allow(*EVERYONE)),
                      vbr: Engine = Depends(engine)) -> dict:
     rubrics = vbr.plugins.registry("rubrics")
     return page([_summary(rubrics[k]) for k in sorted(rubrics)], params)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from vbr.engine import Engine
 from vbr.server.auth import ADMIN, OFFICER, allow
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, encode
+from vbr.server.pagination import Page, PageParams, encode, page_params
 from vbr.server.routes.common import AUTH_ERRORS, engine
 from vbr.server.schemas import LogEntryOut, VerifyOut
 
@@ -38,7 +38,7 @@ def _tenant_subjects(vbr: Engine, who: Principal) -> tuple[set[str], tuple[str, 
 
 @router.get("/log", response_model=Page[LogEntryOut], responses=AUTH_ERRORS,
             summary="Audit log entries about your tenant, oldest first")
-def entries(params: PageParams = Depends(), action: str | None = Query(None, max_length=80),
+def entries(params: PageParams = Depends(page_params), action: str | None = Query(None, max_length=80),
             who: Principal = Depends(allow(OFFICER, ADMIN)), vbr: Engine = Depends(engine)) -> dict:
     exact, prefixes = _tenant_subjects(vbr, who)
     out, last = [], params.position

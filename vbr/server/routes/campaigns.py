@@ -17,7 +17,7 @@ from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, page
+from vbr.server.pagination import Page, PageParams, page, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import CampaignCreated, CampaignIn, CampaignOut
@@ -72,7 +72,7 @@ def _existing(vbr: Engine, who: Principal, body: CampaignIn, qids: list[str]) ->
 
 @router.get("/campaigns", response_model=Page[CampaignOut], responses=AUTH_ERRORS,
             summary="Your tenant's campaigns, oldest first")
-def list_campaigns(params: PageParams = Depends(), who: Principal = Depends(allow(*EVERYONE)),
+def list_campaigns(params: PageParams = Depends(page_params), who: Principal = Depends(allow(*EVERYONE)),
                    vbr: Engine = Depends(engine)) -> dict:
     import json
 

@@ -14,7 +14,8 @@ AUTH_ERRORS = problem_responses(400, 401, 403, 404, 422, 500)
 POST_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 500)
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request for nothing
     return request.app.state.engine
 
 

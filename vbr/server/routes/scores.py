@@ -15,7 +15,7 @@ from vbr.server.auth import ADMIN, ATS, EVERYONE, RECRUITER, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
 from vbr.server import queries
-from vbr.server.pagination import Page, PageParams, encode
+from vbr.server.pagination import Page, PageParams, encode, page_params
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import OverrideIn, OverrideOut, ScoreOut, ScoreRun, ScoreRunIn
 
@@ -40,7 +40,7 @@ def run_scoring(request: Request, body: ScoreRunIn | None = None, campaign_id: s
 
 @router.get("/campaigns/{campaign_id}/scores", response_model=Page[ScoreOut], responses=AUTH_ERRORS,
             summary="Current scores with evidence (the latest per application, question and value)")
-def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(),
+def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(page_params),
                 application_id: str | None = Query(None, min_length=1, max_length=120),
                 who: Principal = Depends(allow(*EVERYONE)), vbr: Engine = Depends(engine)) -> dict:
     scope.campaign(vbr, who, campaign_id)
