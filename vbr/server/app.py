@@ -39,6 +39,9 @@ class Settings:
     idempotency_ttl: dt.timedelta = dt.timedelta(hours=24)
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     sqlite_synchronous: str | None = None  # e.g. "NORMAL": see :func:`sqlite_synchronous`
+    # how long a verified API key is used without reading its row again; a key revoked by another
+    # process (`vbr keys revoke`) is refused within this time, by this process at once (0: never cache)
+    key_cache_seconds: float = 1.0
     title: str = "vbr"
 
 
@@ -118,7 +121,7 @@ def create_app(engine: Any = None, *, settings: Settings | None = None) -> FastA
     )
     app.state.engine = engine
     app.state.settings = settings
-    app.state.keys = KeyStore(engine.store.engine, clock=settings.clock)
+    app.state.keys = KeyStore(engine.store.engine, clock=settings.clock, cache_seconds=settings.key_cache_seconds)
     app.state.idempotency = idempotency
     app.state.write_lock = lock
     problems.install(app)

@@ -32,8 +32,11 @@ async def principal(request: Request,
                     credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
     if credentials is None:
         raise _unauthorized("no API key: the Authorization header is missing or not a Bearer token")
+    keys = request.app.state.keys
     try:
-        return await run_in_threadpool(request.app.state.keys.authenticate, credentials.credentials)
+        # a key verified within the last second needs no database read, so no thread-pool hop
+        return keys.authenticate_cached(credentials.credentials) or \
+            await run_in_threadpool(keys.authenticate, credentials.credentials)
     except KeyRejected as exc:
         raise _unauthorized(exc.reason) from None
 

@@ -5,6 +5,12 @@ is compared in constant time with the stored hash (the secret has 256 bits of en
 plain hash is enough; nothing reversible is stored). Keys may expire and may be revoked.
 Creating and revoking a key is written to the audit log. This module does not need FastAPI, so
 ``vbr keys`` works without the server extra.
+
+A server remembers a key it has verified for ``cache_seconds`` (1 s in ``vbr serve``), so a busy
+service does not read the key's row for every request. Expiry is still checked on every use. A
+revocation made in the same process (any :class:`KeyStore` on the same database) forgets the
+key at once; one made by another process (``vbr keys revoke`` beside a running server) is
+refused by the server within ``cache_seconds``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -80,10 +88,62 @@ class KeyRejected(Exception):
         super().__init__(reason)
 
 
+class _VerifiedKeys:
+    """Rows of keys verified recently, by the SHA-256 of the whole key, for one database; shared
+    by every :class:`KeyStore` of this process on that database so a revocation forgets at once.
+
+    ``generation`` moves on every revocation: a lookup that started before a revocation was
+    committed does not put what it read into the cache afterwards.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rows: dict[str, tuple[float, str, tuple]] = {}  # key hash -> (monotonic time, key id, row)
+        self.generation = 0
+
+    def get(self, digest: str, now: float, ttl: float) -> tuple | None:
+        hit = self.rows.get(digest)
+        if hit is None or now - hit[0] >= ttl or now < hit[0]:
+            return None
+        return hit[2]
+
+    def put(self, digest: str, key_id: str, row: tuple, now: float, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return
+            if len(self.rows) >= self.MAX_ENTRIES:
+                self.rows.clear()
+            self.rows[digest] = (now, key_id, row)
+
+    def forget(self, key_id: str) -> None:
+        with self.lock:
+            self.generation += 1
+            for digest in [d for d, (_, kid, _) in self.rows.items() if kid == key_id]:
+                del self.rows[digest]
+
+
+_VERIFIED: dict[str, _VerifiedKeys] = {}
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _verified_keys(engine: Engine) -> _VerifiedKeys:
+    url = engine.url.render_as_string(hide_password=False)
+    with _VERIFIED_LOCK:
+        return _VERIFIED.setdefault(url, _VerifiedKeys())
+
+
 class KeyStore:
-    def __init__(self, engine: Engine, *, clock: Clock = utcnow) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = utcnow, cache_seconds: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``cache_seconds``: how long a verified key is used without reading its row again (0:
+        read it for every request); ``monotonic`` measures that (injectable for tests)."""
         self.engine = engine
         self.clock = clock
+        self.cache_seconds = cache_seconds
+        self.monotonic = monotonic
+        self._verified = _verified_keys(engine)
         migrate(engine, SERVER)
         self.log = AuditLog(engine)
 
@@ -130,22 +190,47 @@ class KeyStore:
                 conn.execute(text("UPDATE api_keys SET revoked_at=:ts, revoked_by=:by WHERE id=:id"),
                              {"ts": self.clock().isoformat(), "by": actor, "id": key_id})
                 self.log.append(actor, "key.revoked", f"key:{key_id}", conn=conn)
+        self._verified.forget(key_id)  # after the commit: a lookup from now on reads the revocation
         return next(k for k in self.list() if k.id == key_id)
 
     def authenticate(self, key: str) -> Principal:
         """The principal for ``key``, or :class:`KeyRejected` saying why not."""
-        m = _KEY.match(key or "")
-        if not m:
-            raise KeyRejected("the API key is not in the form vbr_<id>_<secret>")
+        who = self.authenticate_cached(key)
+        if who is not None:
+            return who
+        key_id, digest = self._parse(key)
+        generation = self._verified.generation
         with self.engine.connect() as conn:
             row = conn.execute(text(
                 "SELECT key_hash, role, tenant, name, expires_at, revoked_at FROM api_keys WHERE id=:id"),
-                {"id": m.group(1)}).first()
-        if row is None or not hmac.compare_digest(row[0], key_hash(key)):
+                {"id": key_id}).first()
+        if row is None or not hmac.compare_digest(row[0], digest):
             raise KeyRejected("the API key is not known")
+        row = tuple(row)
+        if self.cache_seconds > 0 and not row[5]:
+            self._verified.put(digest, key_id, row, self.monotonic(), generation)
+        return self._principal(key_id, row)
+
+    def authenticate_cached(self, key: str) -> Principal | None:
+        """Like :meth:`authenticate` when the key was verified within ``cache_seconds`` (no database
+        read, so it can run on the event loop); ``None`` when the database must be asked."""
+        if self.cache_seconds <= 0:
+            return None
+        key_id, digest = self._parse(key)
+        row = self._verified.get(digest, self.monotonic(), self.cache_seconds)
+        return None if row is None else self._principal(key_id, row)
+
+    @staticmethod
+    def _parse(key: str) -> tuple[str, str]:
+        m = _KEY.match(key or "")
+        if not m:
+            raise KeyRejected("the API key is not in the form vbr_<id>_<secret>")
+        return m.group(1), key_hash(key)
+
+    def _principal(self, key_id: str, row: tuple) -> Principal:
         stored_hash, role, tenant, name, expires_at, revoked_at = row
         if revoked_at:
             raise KeyRejected("the API key was revoked")
         if expires_at and dt.datetime.fromisoformat(expires_at) <= self.clock():
             raise KeyRejected(f"the API key expired at {expires_at}")
-        return Principal(m.group(1), role, tenant, name)
+        return Principal(key_id, role, tenant, name)
