@@ -9,7 +9,9 @@ three bounded phases with a fixed number of concurrent clients:
 
 and a reference phase (``health``: the cheapest route, same server, same client) so the
 figures can be read against what this machine does at all. Prints requests/s and p50/p99
-latency per phase, and the ratio to the reference. Stores: SQLite (the store's default
+latency per phase, the ratio to the reference, the server's own CPU time per request (user +
+system, all its processes, read from /proc) and the load average when the phase ended, so a
+busy machine shows in the figures. Stores: SQLite (the store's default
 ``synchronous=FULL``, and ``NORMAL``), and PostgreSQL when ``VBR_BENCH_PG_URL`` is set (a
 database URL such as ``scripts/postgres.sh`` prints; the benchmark works in a scratch schema
 there and in the ``<database>_equality`` sibling, and drops them afterwards).
@@ -77,6 +79,30 @@ def start_server(db: str, equality_db: str | None, extra: list[str]) -> tuple[su
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("vbr serve did not start within 60 s")
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` and its descendants (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    raw = (Path("/proc") / entry / "stat").read_text()
+                except OSError:
+                    continue
+                fields = raw[raw.rindex(")") + 2:].split()
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime + stime
+    except OSError:
+        return None
+    tree, total = {pid}, 0
+    for _ in range(4):  # a few levels: vbr serve -> uvicorn supervisor -> workers
+        tree |= {p for p, (ppid, _) in stats.items() if ppid in tree}
+    for p in tree:
+        if p in stats:
+            total += stats[p][1]
+    return total / tick if pid in stats else None
 
 
 def answer(i: int) -> dict:
@@ -201,11 +227,16 @@ def run_store(label: str, db: str, equality_db: str | None, extra: list[str], ar
         counter = [args.seed + 1]
         out = []
         for kind in ("health", "submit", "scores", "mixed"):
+            cpu0 = server_cpu_seconds(proc.pid)
             if args.client == "wrk":
                 res = wrk_phase(base, ats, kind, seconds=args.seconds, concurrency=args.concurrency, counter=counter)
             else:
                 res = asyncio.run(phase(base, ats, kind, requests=args.requests, seconds=args.seconds,
                                         concurrency=args.concurrency, counter=counter))
+            cpu1 = server_cpu_seconds(proc.pid)
+            res["cpu_ms"] = (cpu1 - cpu0) * 1000 / res["n"] if cpu0 is not None and cpu1 is not None and res["n"] \
+                else float("nan")
+            res["load"] = os.getloadavg()[0]
             res["store"] = f"{label} [{args.client}]"
             out.append(res)
         return out
@@ -242,13 +273,15 @@ def pg_schema(url: str):
 
 
 def report(rows: list[dict]) -> None:
-    print(f"{'store':<22} {'phase':<8} {'n':>6} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9}")
+    print(f"{'store':<22} {'phase':<8} {'n':>6} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9} "
+          f"{'cpu ms/req':>10} {'load':>5}")
     ref = {r["store"]: r["rps"] for r in rows if r["phase"] == "health"}
     for r in rows:
         ratio = r["rps"] / ref[r["store"]] if ref.get(r["store"]) else float("nan")
         print(f"{r['store']:<22} {r['phase']:<8} {r['n']:>6} {r['errors']:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f} {ratio:>9.2f}")
-    print("target: >= 200 req/s with p99 < 100 ms (submit, scores, mixed)")
+              f"{r['p99_ms']:>8.1f} {ratio:>9.2f} {r['cpu_ms']:>10.2f} {r['load']:>5.1f}")
+    print("target: >= 200 req/s with p99 < 100 ms (submit, scores, mixed); cpu ms/req: the server's own CPU "
+          "(all its processes) per request; load: 1-minute load average at the end of the phase")
 
 
 def main() -> None:
@@ -260,20 +293,27 @@ def main() -> None:
                     help="load generator: wrk (Debian package; a C client whose own CPU cost is small) or the "
                          "Python httpx client (default when wrk is not installed; it costs a core itself)")
     ap.add_argument("--seed", type=int, default=200, help="applications stored and scored before the phases")
+    ap.add_argument("--stores", default="full,normal,postgresql",
+                    help="which to run, comma-separated: full, normal (SQLite synchronous), postgresql")
+    ap.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                    help="extra argument for vbr serve (repeat), e.g. --serve-arg=--workers --serve-arg=2")
     args = ap.parse_args()
     print(f"vbr HTTP load: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"concurrency {args.concurrency}, <= {args.requests} requests or {args.seconds:.0f} s per phase")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
+        stores = set(args.stores.split(","))
         for label, extra in (("sqlite (sync FULL)", []), ("sqlite (sync NORMAL)", ["--sqlite-synchronous", "normal"])):
             d = Path(tmp) / label.split()[-1].strip("()").lower()
+            if d.name not in stores:
+                continue
             db = f"sqlite:///{d / 'vbr.sqlite'}"
-            rows += run_store(label, db, None, extra, args)
+            rows += run_store(label, db, None, extra + args.serve_arg, args)
         pg = os.environ.get("VBR_BENCH_PG_URL")
-        if pg:
+        if "postgresql" in stores and pg:
             with pg_schema(pg) as (main, equality):
-                rows += run_store("postgresql", main, equality, [], args)
-        else:
+                rows += run_store("postgresql", main, equality, list(args.serve_arg), args)
+        elif "postgresql" in stores:
             print("(PostgreSQL skipped: set VBR_BENCH_PG_URL to a scratch database to include it)")
     report(rows)
 
