@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
+from vbr.errors import NotFound
 from vbr.fairness.equality import MIGRATIONS as EQUALITY_MIGRATIONS, EqualityRecord, EqualityStore
 from vbr.models import Application, Campaign, Decision, Score, ShortlistDecision
 from vbr.store import Store
@@ -115,6 +116,34 @@ def test_round_trip_values_and_generated_ids(backend):
     assert d2 == d1 + 1
     assert [(d["id"], d["released"]) for d in store.decisions(s1)] == [(d1, 0), (d2, 1)]
     assert store.log.verify().ok
+
+
+def test_campaign_rows_are_read_once_and_handed_out_as_copies(backend):
+    """Campaigns never change once written, so the store keeps a row it has read; callers get
+    copies, and an id not found is looked up again (another process may create it)."""
+    store = Store(backend.main_url)
+    with pytest.raises(NotFound):
+        store.campaign("c1")
+    Store(backend.main_url).add_campaign(Campaign(id="c1", title="Staff nurse", rubric_id="nhs-constitution",
+                                                  question_ids=("q1", "q2")),
+                                         "nhs-constitution@1.0", actor="recruiter", tenant="t1")
+    first = store.campaign("c1")
+    assert (first["title"], first["tenant"], first["question_ids"]) == ("Staff nurse", "t1", ["q1", "q2"])
+    first["question_ids"].append("q3")
+    first["tenant"] = "t2"
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        again = store.campaign("c1")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "campaigns" in s]  # not read again ...
+    assert again["question_ids"] == ["q1", "q2"] and again["tenant"] == "t1"  # ... and callers cannot change it
+    assert again == Store(backend.main_url).campaign("c1")
 
 
 # ---------------------------------------------------------------------------------- append-only

@@ -8,13 +8,14 @@ same transaction, so a score change and its log entry are written together or no
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import text
 
 from vbr.errors import NotFound, ValidationFailed
 from vbr.models import Application, Campaign, Decision, EvidenceSpan, ReviewFlag, Score, ShortlistDecision
-from vbr.store.db import connect, migrate, now
+from vbr.store.db import connect, migrate, now, reading
 from vbr.store.log import AuditLog
 from vbr.store.migrations import APPEND_ONLY, MAIN
 
@@ -30,11 +31,15 @@ def _score_from_row(row) -> Score:
 
 
 class Store:
+    CAMPAIGN_CACHE = 1024  # campaign rows kept in memory (they never change once written)
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = connect(url)
         migrate(self.engine, MAIN, APPEND_ONLY)
         self.log = AuditLog(self.engine)
+        self._campaigns: dict[str, dict[str, Any]] = {}
+        self._campaigns_lock = threading.Lock()
 
     # ------------------------------------------------------------------ campaigns
     def add_campaign(self, campaign: Campaign, rubric_ref: str, *, actor: str, tenant: str = "default") -> None:
@@ -52,13 +57,22 @@ class Store:
                             payload={"rubric": rubric_ref, "title": campaign.title}, conn=conn)
 
     def campaign(self, campaign_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(text("SELECT * FROM campaigns WHERE id=:id"), {"id": campaign_id}).mappings().first()
-        if row is None:
-            raise NotFound(f"no campaign '{campaign_id}'", hint="check the campaign id")
-        out = dict(row)
-        out["question_ids"] = json.loads(out["question_ids"])
-        return out
+        """The campaign's row (a copy: change it freely). Campaigns are never updated or deleted
+        once written (nothing in vbr does either), so a row read once is kept in memory and every
+        request that names the campaign does not read it again; an unknown id is always looked up."""
+        cached = self._campaigns.get(campaign_id)
+        if cached is None:
+            with reading(self.engine) as conn:
+                row = conn.execute(text("SELECT * FROM campaigns WHERE id=:id"), {"id": campaign_id}).mappings().first()
+            if row is None:
+                raise NotFound(f"no campaign '{campaign_id}'", hint="check the campaign id")
+            cached = dict(row)
+            cached["question_ids"] = tuple(json.loads(cached["question_ids"]))
+            with self._campaigns_lock:
+                if len(self._campaigns) >= self.CAMPAIGN_CACHE:
+                    self._campaigns.clear()
+                self._campaigns[campaign_id] = cached
+        return {**cached, "question_ids": list(cached["question_ids"])}
 
     def campaigns(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -94,7 +108,7 @@ class Store:
                 text("SELECT * FROM applications WHERE campaign_id=:c ORDER BY id"), {"c": campaign_id}).mappings()]
 
     def application(self, application_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(text("SELECT * FROM applications WHERE id=:id"), {"id": application_id}).mappings().first()
         if row is None:
             raise NotFound(f"no application '{application_id}'")
