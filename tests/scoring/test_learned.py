@@ -351,3 +351,30 @@ def test_beats_the_plain_baseline_on_asap_when_present():
     b = quadratic_weighted_kappa(te.Score1, np.clip(np.rint(base), 0, 3).astype(int))
     assert q > b
     assert q > 0.7
+
+
+def test_each_distinct_point_adds_credit_and_presence_can_be_switched_off(fitted, data):
+    """Presence models add up distinct points: more key concepts, a higher score, with the
+    same filler around them; switching them off leaves a working scorer without them."""
+    rng = random.Random(7)
+    means = []
+    for k in range(len(CONCEPTS) + 1):
+        answers = []
+        for _ in range(20):
+            parts = rng.sample(CONCEPTS, k) + rng.sample(FILLER, 3)
+            rng.shuffle(parts)
+            answers.append(". ".join(parts) + ".")
+        means.append(float(np.mean(fitted.decision_function(answers))))
+    assert all(b > a for a, b in zip(means, means[1:])), means
+    assert fitted.predict(["put the patient first. check understanding. it went well."])[0] \
+        < fitted.predict([". ".join(CONCEPTS) + ". it went well."])[0]
+    assert any("presence" in g for g in fitted.feature_set)
+
+    texts, y = data
+    off = LearnedScorer(n_folds=4, presence=False).fit(texts, y)
+    assert off.presence_ is None
+    assert not any("presence" in g for g in off.feature_set)
+    assert off.scaler_.n_features_in_ < fitted.scaler_.n_features_in_
+    held_out, truth = make_answers(120, seed=99, noise=0.0)
+    assert quadratic_weighted_kappa(truth, off.predict(held_out)) > 0.9
+    assert quadratic_weighted_kappa(truth, fitted.predict(held_out)) > 0.9

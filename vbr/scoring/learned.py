@@ -14,7 +14,11 @@ and ``GridSearchCV``. How it works, in order:
    fluency or verbosity for its own sake.
 2. **Stacking.** Kernel ridge regressions (linear kernels on words and characters together,
    on words alone and on characters alone; targets: the level and one indicator per level)
-   and a multinomial logistic regression on the word n-grams give out-of-fold predictions;
+   and a multinomial logistic regression on the word n-grams; and *presence* models on which
+   word n-grams an answer uses (0/1, not normalised, so each distinct point made adds its
+   own credit, as a marker counting key elements does, while repeating one adds nothing): a
+   logistic and a ridge regression, and per cut-point an NB-SVM ("level k or above", each
+   n-gram weighted by its log-count ratio). All give out-of-fold predictions;
    those, with the similarity features (also computed out of fold, so an answer never sees
    itself or its own fold), feed a small linear meta-model. The ridge models are solved in
    their dual form (an n x n kernel), which is what keeps training on thousands of answers
@@ -484,6 +488,10 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
     stem_words:
         Strip a common English suffix ("ing", "ed", "ly", plural "s") from each word before
         the word n-grams are formed.
+    presence, presence_C, presence_alpha, ordinal_C:
+        The presence models (see step 2 above): on or off, the inverse penalty of their
+        logistic regression, the penalty of their ridge regression, and the inverse penalty of
+        the cumulative ("level k or above") models.
     n_jobs:
         Threads used by ``predict`` (texts are split into chunks); None means 1.
     random_state:
@@ -503,6 +511,10 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         logistic_C: float = 10.0,
         meta_alpha: float = 1.0,
         stem_words: bool = True,
+        presence: bool = True,
+        presence_C: float = 0.1,
+        presence_alpha: float = 10.0,
+        ordinal_C: float = 0.3,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -517,6 +529,10 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.logistic_C = logistic_C
         self.meta_alpha = meta_alpha
         self.stem_words = stem_words
+        self.presence = presence
+        self.presence_C = presence_C
+        self.presence_alpha = presence_alpha
+        self.ordinal_C = ordinal_C
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -667,11 +683,61 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         P[:, logit.classes_.astype(np.int64) - int(self.levels_[0])] = logit.predict_proba(X)
         return np.column_stack([P, P @ self.levels_.astype(float)])
 
+    # ------------------------------------------------------------ presence models
+
+    @staticmethod
+    def _presence_features(XL: sp.csr_matrix) -> sp.csr_matrix:
+        """Which n-grams an answer uses, 0 or 1, not normalised: a linear model over these
+        adds up the credit of each distinct point made, as a marker counts key elements.
+        Unit-length TF-IDF rows cannot do that (each extra point dilutes the others), and
+        saying a thing twice still counts once."""
+        B = XL.copy()
+        B.data = np.ones_like(B.data)
+        return B
+
+    def _presence_fit(self, B: sp.csr_matrix, y: np.ndarray) -> dict:
+        """Logistic regression over the levels, ridge regression on the level, and one
+        logistic regression per cut ("level k or above") with each n-gram weighted by its
+        log-count ratio between the two sides (NB-SVM), all on presence features."""
+        models: dict[str, Any] = {"ridge": Ridge(alpha=self.presence_alpha).fit(B, y)}
+        models["logit"] = (LogisticRegression(C=self.presence_C, solver="lbfgs", tol=1e-3,
+                                              max_iter=500).fit(B, y)
+                           if np.unique(y).size > 1 else None)
+        cuts = []
+        for lvl in self.levels_[1:]:
+            side = (y >= lvl).astype(np.int64)
+            if side.min() == side.max():
+                cuts.append((None, float(side[0])))
+                continue
+            p = np.asarray(B[side == 1].sum(axis=0)).ravel() + 1.0
+            q = np.asarray(B[side == 0].sum(axis=0)).ravel() + 1.0
+            ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+            m = LogisticRegression(C=self.ordinal_C, solver="lbfgs", tol=1e-3, max_iter=500)
+            cuts.append((ratio, m.fit(B.multiply(ratio).tocsr(), side)))
+        models["cuts"] = cuts
+        return models
+
+    def _presence_predict(self, models: dict, B: sp.csr_matrix) -> np.ndarray:
+        L = len(self.levels_)
+        if models["logit"] is not None:
+            proba = self._proba(models["logit"], B)
+        else:  # one level in this fold: the ridge (a constant) says it all
+            proba = np.zeros((B.shape[0], L + 1))
+        cols = [models["ridge"].predict(B)[:, None], proba]
+        for ratio, m in models["cuts"]:
+            if ratio is None:
+                cols.append(np.full((B.shape[0], 1), m))
+            else:
+                cols.append(m.predict_proba(B.multiply(ratio).tocsr())[:, 1:2])
+        return np.hstack(cols)
+
     def _base_oof(self, Kw: np.ndarray, Kc: np.ndarray, T: np.ndarray,
                   folds: list[tuple[np.ndarray, np.ndarray]], Xt: sp.csr_matrix,
                   y: np.ndarray) -> np.ndarray:
         kernels = ((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]
         out = None
+        XL = self._logit_features(Xt)
+        B = self._presence_features(XL) if self.presence else None
         for tr, va in folds:
             preds = []
             mean = T[tr].mean(axis=0)
@@ -680,13 +746,14 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                 for A in self._solve(Ktt, T[tr]):
                     preds.append(Kvt @ A + mean)
             if np.unique(y[tr]).size > 1:
-                XL = self._logit_features(Xt)
                 preds.append(self._proba(self._logistic().fit(XL[tr], y[tr]), XL[va]))
             else:
                 only = np.zeros((len(va), len(self.levels_) + 1))
                 only[:, int(y[tr][0]) - int(self.levels_[0])] = 1.0
                 only[:, -1] = y[tr][0]
                 preds.append(only)
+            if B is not None:
+                preds.append(self._presence_predict(self._presence_fit(B[tr], y[tr]), B[va]))
             P = np.hstack(preds)
             if out is None:
                 out = np.zeros((T.shape[0], P.shape[1]))
@@ -698,7 +765,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
 
     def _base_predict(self, Xw: sp.csr_matrix, Xc: sp.csr_matrix) -> np.ndarray:
         lin = np.asarray(Xw @ self.coef_word_) + np.asarray(Xc @ self.coef_char_) + self.intercept_
-        return np.hstack([lin, self._proba(self.logit_, self._logit_features(self._joint(Xw, Xc)))])
+        XL = self._logit_features(self._joint(Xw, Xc))
+        parts = [lin, self._proba(self.logit_, XL)]
+        presence = getattr(self, "presence_", None)  # None in models saved before it existed
+        if presence is not None:
+            parts.append(self._presence_predict(presence, self._presence_features(XL)))
+        return np.hstack(parts)
 
     def _stack(self, base: np.ndarray, sims: np.ndarray, keyf: np.ndarray, lex: np.ndarray,
                hook: np.ndarray) -> np.ndarray:
@@ -822,6 +894,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.intercept_ = (np.tile(T.mean(axis=0), len(cw))
                            - mean_w @ self.coef_word_ - mean_c @ self.coef_char_)
         self.logit_ = self._logistic().fit(self._logit_features(Xt), y)
+        self.presence_ = (self._presence_fit(self._presence_features(self._logit_features(Xt)), y)
+                          if self.presence else None)
         self.centroids_ = self._centroids(Xt, y)
         self.train_proj_ = Z
         self.train_y_ = y
@@ -900,6 +974,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             f"top-{self.n_neighbors} neighbour similarity per level (out-of-fold)",
             "lexical ratios (length-free)",
         ]
+        if getattr(self, "presence_", None) is not None:
+            groups.append("word n-gram presence (logistic, ridge, cumulative NB-SVM)")
         if self.reference is not None:
             groups.append("key answer similarity")
         if getattr(self, "uses_keys_", False):
