@@ -123,3 +123,26 @@ def test_webhook_deliveries_are_mounted_behind_the_services_keys_without_depende
     assert svc.client.get("/v1/webhooks/deliveries", headers=svc.h("recruiter")).status_code == 403
     r = svc.client.get("/v1/webhooks/deliveries", headers=svc.h("ats"))
     assert r.status_code == 200 and r.json() == {"items": [], "next_after": None}
+
+
+def test_database_work_runs_on_a_bounded_thread_pool(tmp_path):
+    """Settings.threads bounds how many requests' database work runs at once (4 by default)."""
+    import anyio.to_thread
+    import pytest
+    from fastapi.testclient import TestClient
+
+    from vbr.engine import Engine
+
+    for settings, want in ((Settings(), 4), (Settings(threads=2), 2)):
+        app = create_app(Engine(tmp_path / f"t{want}.sqlite"), settings=settings)
+
+        @app.get("/test/threads")
+        async def threads() -> dict:
+            return {"tokens": anyio.to_thread.current_default_thread_limiter().total_tokens}
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with TestClient(app) as client:
+                assert client.get("/test/threads").json() == {"tokens": want}
+    with pytest.raises(ValueError, match="at least 1"):
+        create_app(Engine(tmp_path / "t0.sqlite"), settings=Settings(threads=0))

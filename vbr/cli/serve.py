@@ -19,6 +19,9 @@ def serve(
     sqlite_synchronous: Optional[str] = typer.Option(
         None, "--sqlite-synchronous", help="SQLite PRAGMA synchronous: NORMAL trades the last commits before a "
         "power cut for ~10x write throughput (never corruption); default: the store's FULL."),
+    threads: int = typer.Option(4, "--threads", min=1, max=256,
+                                help="Requests whose database work runs at once; the rest wait their turn. More "
+                                     "threads only contend for Python's GIL (longer tail latency)."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Serve the HTTP API (docs at /v1/docs, OpenAPI at /v1/openapi.json)."""
@@ -34,7 +37,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         err_console.print(f"[yellow]warning:[/] listening on {host}, not loopback: put TLS in front of it")
     settings = Settings(db=url, equality_db=resolve_db(equality_db) if equality_db else None,
-                        max_body_bytes=max_body_bytes, sqlite_synchronous=sqlite_synchronous)
+                        max_body_bytes=max_body_bytes, sqlite_synchronous=sqlite_synchronous, threads=threads)
     app = create_app(settings=settings)
     err_console.print(f"vbr serving {url.split('@')[-1]} on http://{host}:{port}/v1 (docs: /v1/docs)",
                       highlight=False)
