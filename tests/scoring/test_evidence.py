@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from vbr.models import (FreeTextKey, Indicator, Polarity, Question, QuestionType, Rubric, Scale,
                         ScaleLevel, Value)
 from vbr.scoring.base import Scorer
-from vbr.scoring.evidence import (EvidenceScorer, evidence_feature_names, evidence_features,
+from vbr.scoring.evidence import (_derives, EvidenceScorer, evidence_feature_names, evidence_features,
                                   split_sentences, stem)
 
 
@@ -80,7 +80,9 @@ def test_is_a_scorer_with_id_and_version():
 
 @pytest.mark.parametrize("words, root", [
     ("listen listens listened listening", "listen"),
-    ("care cares cared caring", "car"),
+    ("care cares cared caring", "care"),
+    ("hope hopes hoped hoping", "hope"),
+    ("case cases", "case"),
     ("apologise apologised apologize apologizing", "apologis"),
     ("carry carries carried", "carry"),
     ("refer referred referring", "refer"),
@@ -93,6 +95,41 @@ def test_light_stemming(words, root):
                                   "He listens well."])
 def test_stem_variants_match(text):
     assert "c-listen" in ids(one(text), Polarity.positive, False)
+
+
+def test_stems_keep_short_words_apart():
+    assert stem("car") != stem("caring") and stem("cars") != stem("cares")
+    assert stem("hopping") == stem("hop") != stem("hoping")
+
+
+@pytest.mark.parametrize("word, derived", [
+    ("care", "carer"), ("care", "careful"), ("escalat", "escalation"), ("empath", "empathetic"),
+    ("reassur", "reassurance"), ("upset", "upsetting"), ("assess", "assessment"),
+    ("notice", "noticeable"), ("pain", "painful"),
+])
+def test_phrase_words_match_their_derivations(word, derived):
+    assert _derives(word, derived)
+
+
+@pytest.mark.parametrize("word, other", [
+    ("care", "career"), ("care", "careless"), ("pain", "painting"), ("pain", "painless"),
+    ("gentle", "gentleman"), ("kind", "kindergarten"),
+])
+def test_phrase_words_do_not_match_other_words_that_start_the_same(word, other):
+    assert not _derives(word, other)
+
+
+def test_the_6cs_care_phrases_ignore_careers_and_cars():
+    from vbr.rubrics import builtin_rubrics
+
+    rubric = next(r for r in builtin_rubrics() if r.id == "6cs")
+    q = next(q for q in rubric.questions if "care" in q.values)
+    plain = S.score(rubric, q, "I want a career in the city, so my car plan was to drive there.")
+    caring = S.score(rubric, q, "I adapted the care plan to her own wishes and habits.")
+    spans = lambda scores: {e.indicator_id for v in scores if v.value_id == "care"  # noqa: E731
+                            for e in v.evidence}
+    assert spans(plain) == set()
+    assert "care-pos-individual" in spans(caring)
 
 
 def test_word_boundaries_and_prefix_fragments():

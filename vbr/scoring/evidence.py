@@ -80,10 +80,28 @@ _NO_STEM = frozenset({"always", "news", "this", "his", "is", "was", "has", "does
                       "themselves", "yourself"})
 
 
+_VOWELS = frozenset("aeiou")
+
+
+def _restore_e(s: str) -> str:
+    """The rest of a word once "-ing"/"-ed" is cut: a doubled final consonant is undone
+    ("referr" -> "refer"); a bare consonant-vowel-consonant of three letters was a word ending
+    in "e" ("car" of caring -> "care", "hop" of hoping -> "hope"), since "e" is only dropped
+    from stems longer than that."""
+    if len(s) >= 4 and s[-1] == s[-2] and s[-1] not in "lsz":
+        return s[:-1]
+    if (len(s) == 3 and s[0] not in _VOWELS and s[1] in _VOWELS and s[2] not in _VOWELS
+            and s[2] not in "wxy"):
+        return s + "e"
+    return s
+
+
 def stem(word: str) -> str:
     """A light, predictable English stemmer (not Porter): strips -s, -es, -ed, -ing, final -e.
 
-    listen/listens/listened/listening -> "listen"; care/cares/cared/caring -> "car";
+    listen/listens/listened/listening -> "listen"; care/cares/cared/caring -> "care" (a stem
+    is never cut to three letters by dropping an "e", and a three-letter consonant-vowel-
+    consonant rest of "-ing"/"-ed" gets its "e" back, so "car" stays a different word);
     apologise/apologize/apologised -> "apologis"; carried/carries -> "carry".
     """
     w = word.lower().replace("’", "'")
@@ -101,18 +119,16 @@ def stem(word: str) -> str:
         elif s.endswith("ied") and len(s) > 4:
             s = s[:-3] + "y"
         elif s.endswith("ing") and len(s) - 3 >= 3 and re.search(r"[aeiouy]", s[:-3]):
-            s = s[:-3]
-            if len(s) >= 4 and s[-1] == s[-2] and s[-1] not in "lsz":
-                s = s[:-1]
+            s = _restore_e(s[:-3])
         elif s.endswith("ed") and len(s) - 2 >= 3 and re.search(r"[aeiouy]", s[:-2]):
-            s = s[:-2]
-            if len(s) >= 4 and s[-1] == s[-2] and s[-1] not in "lsz":
-                s = s[:-1]
+            s = _restore_e(s[:-2])
         elif s.endswith("es") and len(s) > 4 and s[-3] in "sxz" or s.endswith(("ches", "shes")):
             s = s[:-2]
+            if s[-1] in "sz":  # "cases" -> "case" as "case" is kept, "boxes" -> "box"
+                s = _restore_e(s)
         elif s.endswith("s") and not s.endswith(("ss", "us", "is")) and len(s) > 3:
             s = s[:-1]
-        if s.endswith("e") and len(s) > 3:
+        if s.endswith("e") and len(s) > 4:
             s = s[:-1]
         if s.endswith(("iz", "yz")):
             s = s[:-1] + "s"
@@ -179,11 +195,41 @@ class _Phrase:
     indicator: Indicator
     text: str
     stems: tuple[str, ...]  # content stems in order
-    prefix: str | None      # the last word as typed: also matches words starting with it
+    prefix: str | None      # the last word as typed: also matches it plus an English ending
     has_negator: bool = False  # "not my job": the negation is part of the indicator
 
 
 PREFIX_MIN = 4  # "escalat" matches "escalated"/"escalation"; "pain" matches "painful"
+
+# What may follow a phrase's last word for a longer word to count as the same word: English
+# inflections and derivations (chains included). "-less" is left out on purpose: "careless" and
+# "painless" say the opposite of "care" and "pain".
+_SUFFIXES = frozenset("""
+    s es e ed d ing ings ingly edly r rs er ers or ors ion ions ation ations ational ment ments
+    ness nesses ful fully fulness ly ally ic ics ical ically ive ives ively iveness ity ities
+    ise ised ises ising isation ize ized izes izing ization y ies ied iness able ably ability
+    ance ances ence ences ancy ency ant ants ent ents al als ally ist ists ism etic etically ous
+    ously ure ures ured uring ate ated ates ating ative atively ee ees ial ially iate iated
+    iating ory ories ary aries ship ships hood
+""".split())
+_E_KEPT_BEFORE = ("able", "ably", "ous", "ously")  # "noticeable", "courageous"
+
+
+def _derives(prefix: str, word: str) -> bool:
+    """Is ``word`` the phrase word ``prefix`` plus an English ending? "escalat" -> "escalation",
+    "upset" -> "upsetting", "care" -> "carer", "careful"; but not "care" -> "career" (a vowel
+    ending drops the "e": "carer"), "pain" -> "painting", "gentle" -> "gentleman" or
+    "care" -> "careless"."""
+    rest = word[len(prefix):]
+    if not rest:
+        return True
+    if rest[0] in "aeiouy" and prefix.endswith("e") and not rest.startswith(_E_KEPT_BEFORE):
+        return False
+    if rest in _SUFFIXES:
+        return True
+    # a doubled final consonant before a vowel ending: "upset" -> "upsetting"
+    return (len(rest) > 1 and rest[0] == prefix[-1] and rest[0] not in "aeiouy"
+            and rest[1] in "aeiouy" and rest[1:] in _SUFFIXES)
 
 
 def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], str | None]:
@@ -262,7 +308,8 @@ class _SentenceIndex:
         extra = []
         k = bisect.bisect_left(self.raws, prefix)
         while k < len(self.raws) and self.raws[k].startswith(prefix):
-            extra.extend(self.by_raw[self.raws[k]])
+            if _derives(prefix, self.raws[k]):
+                extra.extend(self.by_raw[self.raws[k]])
             k += 1
         if not extra:
             return found
