@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
 from vbr.errors import VbrError
+from vbr.store.db import one_statement
 from vbr.server.keys import Clock, Principal
 from vbr.server.problems import PROBLEM_JSON, Problem, from_vbr_error
 
@@ -53,7 +54,7 @@ class IdempotencyStore:
     def claim(self, scope: str, key: str, method: str, path: str, digest: str) -> tuple[int, Any] | None:
         """Claim ``key``: ``None`` when this request is first, else the stored ``(status, body)``.
 
-        One transaction: insert the claim unless the key is there; if it is, forget it when it
+        Insert the claim unless the key is there; if it is, in one transaction, forget it when it
         expired (or its claim was abandoned by a crash more than ``in_flight_timeout`` ago) and
         claim it again, else read what is stored.
         """
@@ -63,15 +64,18 @@ class IdempotencyStore:
         insert = text("INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state, created_at,"
                       " expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"
                       " ON CONFLICT (scope, idem_key) DO NOTHING")
-        with self.lock(), self.engine.begin() as conn:
-            if conn.execute(insert, params).rowcount == 1:
-                return None
-            gone = conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND (expires_at <= :now"
-                                     " OR (state='in_flight' AND created_at <= :stale))"), params).rowcount
-            if gone and conn.execute(insert, params).rowcount == 1:
-                return None
-            row = conn.execute(text("SELECT method, path, request_hash, state, status, response FROM idempotency_keys"
-                                    " WHERE scope=:s AND idem_key=:k"), params).first()
+        with self.lock():
+            # the usual case, a new key, is one statement (atomic on its own: one round trip on PostgreSQL)
+            with one_statement(self.engine) as conn:
+                if conn.execute(insert, params).rowcount == 1:
+                    return None
+            with self.engine.begin() as conn:
+                gone = conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND (expires_at <= :now"
+                                         " OR (state='in_flight' AND created_at <= :stale))"), params).rowcount
+                if gone and conn.execute(insert, params).rowcount == 1:
+                    return None
+                row = conn.execute(text("SELECT method, path, request_hash, state, status, response FROM idempotency_keys"
+                                        " WHERE scope=:s AND idem_key=:k"), params).first()
         if row is None:  # pragma: no cover - only if the row vanished inside our transaction
             raise Problem(409, "Request in flight", f"{HEADER} '{key}' could not be claimed",
                           kind="idempotency-in-flight", headers={"Retry-After": "1"})
@@ -86,13 +90,13 @@ class IdempotencyStore:
         return int(row[4]), json.loads(row[5])
 
     def finish(self, scope: str, key: str, status: int, body: Any) -> None:
-        with self.lock(), self.engine.begin() as conn:
+        with self.lock(), one_statement(self.engine) as conn:
             conn.execute(text("UPDATE idempotency_keys SET state='done', status=:st, response=:b"
                               " WHERE scope=:s AND idem_key=:k"),
                          {"st": status, "b": json.dumps(body, default=str), "s": scope, "k": key})
 
     def release(self, scope: str, key: str) -> None:
-        with self.lock(), self.engine.begin() as conn:
+        with self.lock(), one_statement(self.engine) as conn:
             conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND state='in_flight'"),
                          {"s": scope, "k": key})
 

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, text
 
 from vbr.errors import NotFound, ValidationFailed
 from vbr.models import ID_PATTERN
-from vbr.store.db import migrate, reading
+from vbr.store.db import migrate, one_statement
 from vbr.store.log import AuditLog
 from vbr.server.migrations import SERVER
 
@@ -200,7 +200,7 @@ class KeyStore:
             return who
         key_id, digest = self._parse(key)
         generation = self._verified.generation
-        with reading(self.engine) as conn:
+        with one_statement(self.engine) as conn:
             row = conn.execute(text(
                 "SELECT key_hash, role, tenant, name, expires_at, revoked_at FROM api_keys WHERE id=:id"),
                 {"id": key_id}).first()

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from vbr.store.db import reading
+from vbr.store.db import one_statement
 
 
 def current_scores(engine: Engine, campaign_id: str, *, application_id: str | None = None,
@@ -23,7 +23,7 @@ def current_scores(engine: Engine, campaign_id: str, *, application_id: str | No
            + " AND s.id = (SELECT MAX(id) FROM scores t WHERE t.application_id = s.application_id"
              " AND t.question_id = s.question_id AND t.value_id = s.value_id)"
              " ORDER BY s.application_id, s.question_id, s.value_id LIMIT :limit OFFSET :offset")
-    with reading(engine) as conn:
+    with one_statement(engine) as conn:
         rows = conn.execute(text(sql), {"c": campaign_id, "a": application_id, "limit": limit + 1,
                                         "offset": offset}).mappings().all()
     out = [{"score_id": r["id"], "application_id": r["application_id"], "question_id": r["question_id"],

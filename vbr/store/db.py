@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from vbr.store.migrations import DIALECT_WORDS, guards
 
@@ -45,14 +45,21 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def reading(engine: Engine):
-    """A connection for one read-only statement. On PostgreSQL it runs in autocommit: no BEGIN
-    before it and no ROLLBACK after it (two round trips saved, and psycopg's prepared statements,
-    which a ROLLBACK discards, stay prepared); a single statement sees one snapshot either way.
-    Elsewhere it is ``engine.connect()``."""
+@contextlib.contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for a single statement, read or write, committed when the block ends.
+
+    On PostgreSQL it runs in autocommit: no BEGIN before it and no COMMIT or ROLLBACK after it
+    (round trips saved, and psycopg's prepared statements, which a ROLLBACK discards, stay
+    prepared). One statement is atomic and sees one snapshot either way, so only use it for
+    blocks that run exactly one. Elsewhere it is ``engine.begin()``.
+    """
     if engine.dialect.name == "postgresql":
-        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    return engine.connect()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from vbr.errors import NotFound, ValidationFailed
 from vbr.models import Application, Campaign, Decision, EvidenceSpan, ReviewFlag, Score, ShortlistDecision
-from vbr.store.db import connect, migrate, now, reading
+from vbr.store.db import connect, migrate, now, one_statement
 from vbr.store.log import AuditLog
 from vbr.store.migrations import APPEND_ONLY, MAIN
 
@@ -62,7 +62,7 @@ class Store:
         request that names the campaign does not read it again; an unknown id is always looked up."""
         cached = self._campaigns.get(campaign_id)
         if cached is None:
-            with reading(self.engine) as conn:
+            with one_statement(self.engine) as conn:
                 row = conn.execute(text("SELECT * FROM campaigns WHERE id=:id"), {"id": campaign_id}).mappings().first()
             if row is None:
                 raise NotFound(f"no campaign '{campaign_id}'", hint="check the campaign id")
@@ -108,7 +108,7 @@ class Store:
                 text("SELECT * FROM applications WHERE campaign_id=:c ORDER BY id"), {"c": campaign_id}).mappings()]
 
     def application(self, application_id: str) -> dict[str, Any]:
-        with reading(self.engine) as conn:
+        with one_statement(self.engine) as conn:
             row = conn.execute(text("SELECT * FROM applications WHERE id=:id"), {"id": application_id}).mappings().first()
         if row is None:
             raise NotFound(f"no application '{application_id}'")
