@@ -37,6 +37,12 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 MAX_KEY = 255
 
+_CLAIM = text("INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state, created_at,"
+              " expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"
+              " ON CONFLICT (scope, idem_key) DO NOTHING")
+_FINISH = text("UPDATE idempotency_keys SET state='done', status=:st, response=:b WHERE scope=:s AND idem_key=:k")
+_RELEASE = text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND state='in_flight'")
+
 
 class IdempotencyStore:
     def __init__(self, engine: Engine, *, ttl: dt.timedelta, clock: Clock,
@@ -61,9 +67,7 @@ class IdempotencyStore:
         now = self._now()
         params = {"s": scope, "k": key, "m": method, "p": path, "h": digest, "now": now.isoformat(),
                   "exp": (now + self.ttl).isoformat(), "stale": (now - self.in_flight_timeout).isoformat()}
-        insert = text("INSERT INTO idempotency_keys (scope, idem_key, method, path, request_hash, state, created_at,"
-                      " expires_at) VALUES (:s, :k, :m, :p, :h, 'in_flight', :now, :exp)"
-                      " ON CONFLICT (scope, idem_key) DO NOTHING")
+        insert = _CLAIM
         with self.lock():
             # the usual case, a new key, is one statement (atomic on its own: one round trip on PostgreSQL)
             with one_statement(self.engine) as conn:
@@ -91,13 +95,12 @@ class IdempotencyStore:
 
     def finish(self, scope: str, key: str, status: int, body: Any) -> None:
         with self.lock(), one_statement(self.engine) as conn:
-            conn.execute(text("UPDATE idempotency_keys SET state='done', status=:st, response=:b"
-                              " WHERE scope=:s AND idem_key=:k"),
+            conn.execute(_FINISH,
                          {"st": status, "b": json.dumps(body, default=str), "s": scope, "k": key})
 
     def release(self, scope: str, key: str) -> None:
         with self.lock(), one_statement(self.engine) as conn:
-            conn.execute(text("DELETE FROM idempotency_keys WHERE scope=:s AND idem_key=:k AND state='in_flight'"),
+            conn.execute(_RELEASE,
                          {"s": scope, "k": key})
 
     def purge(self) -> int:

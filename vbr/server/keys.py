@@ -37,6 +37,7 @@ ROLES = ("ats", "recruiter", "equality_officer", "admin")
 PREFIX = "vbr_"
 _KEY = re.compile(r"^vbr_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 Clock = Callable[[], dt.datetime]
+_KEY_ROW = text("SELECT key_hash, role, tenant, name, expires_at, revoked_at FROM api_keys WHERE id=:id")
 
 
 def utcnow() -> dt.datetime:
@@ -201,9 +202,7 @@ class KeyStore:
         key_id, digest = self._parse(key)
         generation = self._verified.generation
         with one_statement(self.engine) as conn:
-            row = conn.execute(text(
-                "SELECT key_hash, role, tenant, name, expires_at, revoked_at FROM api_keys WHERE id=:id"),
-                {"id": key_id}).first()
+            row = conn.execute(_KEY_ROW, {"id": key_id}).first()
         if row is None or not hmac.compare_digest(row[0], digest):
             raise KeyRejected("the API key is not known")
         row = tuple(row)

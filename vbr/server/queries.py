@@ -15,17 +15,24 @@ from sqlalchemy import Engine, text
 from vbr.store.db import one_statement
 
 
+def _current_scores_sql(one_application: bool):
+    return text("SELECT s.* FROM scores s JOIN applications a ON a.id = s.application_id WHERE a.campaign_id = :c"
+                + (" AND s.application_id = :a" if one_application else "")
+                + " AND s.id = (SELECT MAX(id) FROM scores t WHERE t.application_id = s.application_id"
+                  " AND t.question_id = s.question_id AND t.value_id = s.value_id)"
+                  " ORDER BY s.application_id, s.question_id, s.value_id LIMIT :limit OFFSET :offset")
+
+
+_CURRENT_SCORES = {False: _current_scores_sql(False), True: _current_scores_sql(True)}
+
+
 def current_scores(engine: Engine, campaign_id: str, *, application_id: str | None = None,
                    offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], bool]:
     """One page of current scores and whether there are more."""
-    sql = ("SELECT s.* FROM scores s JOIN applications a ON a.id = s.application_id WHERE a.campaign_id = :c"
-           + (" AND s.application_id = :a" if application_id is not None else "")
-           + " AND s.id = (SELECT MAX(id) FROM scores t WHERE t.application_id = s.application_id"
-             " AND t.question_id = s.question_id AND t.value_id = s.value_id)"
-             " ORDER BY s.application_id, s.question_id, s.value_id LIMIT :limit OFFSET :offset")
+    sql = _CURRENT_SCORES[application_id is not None]
     with one_statement(engine) as conn:
-        rows = conn.execute(text(sql), {"c": campaign_id, "a": application_id, "limit": limit + 1,
-                                        "offset": offset}).mappings().all()
+        rows = conn.execute(sql, {"c": campaign_id, "a": application_id, "limit": limit + 1,
+                                  "offset": offset}).mappings().all()
     out = [{"score_id": r["id"], "application_id": r["application_id"], "question_id": r["question_id"],
             "value_id": r["value_id"], "level": r["level"], "confidence": r["confidence"],
             "evidence": json.loads(r["evidence"]), "anchor": r["anchor"], "scorer_id": r["scorer_id"],

@@ -20,6 +20,17 @@ from vbr.store.log import AuditLog
 from vbr.store.migrations import APPEND_ONLY, MAIN
 
 
+# statements on every request of the HTTP service, built once (a text() parses its SQL for binds)
+_CAMPAIGN = text("SELECT * FROM campaigns WHERE id=:id")
+_APPLICATION = text("SELECT * FROM applications WHERE id=:id")
+_INSERT_APPLICATIONS = text(
+    "INSERT INTO applications (id, campaign_id, reference, disability_confident, submitted_at, created_at)"
+    " VALUES (:id, :cid, :ref, :dc, :sub, :ts)")
+_INSERT_RESPONSES = text(
+    "INSERT INTO responses (application_id, question_id, original_text, redacted_text, structured, received_at)"
+    " VALUES (:a, :q, :o, :r, :s, :ts)")
+
+
 def _score_from_row(row) -> Score:
     return Score(
         application_id=row.application_id, question_id=row.question_id, value_id=row.value_id,
@@ -63,7 +74,7 @@ class Store:
         cached = self._campaigns.get(campaign_id)
         if cached is None:
             with one_statement(self.engine) as conn:
-                row = conn.execute(text("SELECT * FROM campaigns WHERE id=:id"), {"id": campaign_id}).mappings().first()
+                row = conn.execute(_CAMPAIGN, {"id": campaign_id}).mappings().first()
             if row is None:
                 raise NotFound(f"no campaign '{campaign_id}'", hint="check the campaign id")
             cached = dict(row)
@@ -92,13 +103,9 @@ class Store:
                        for app_id, qid, original, redacted, structured in answers]
         with self.engine.begin() as conn:  # executemany: one round trip per statement, not per row
             if app_rows:
-                conn.execute(text(
-                    "INSERT INTO applications (id, campaign_id, reference, disability_confident, submitted_at, created_at)"
-                    " VALUES (:id, :cid, :ref, :dc, :sub, :ts)"), app_rows)
+                conn.execute(_INSERT_APPLICATIONS, app_rows)
             if answer_rows:
-                conn.execute(text(
-                    "INSERT INTO responses (application_id, question_id, original_text, redacted_text, structured, received_at)"
-                    " VALUES (:a, :q, :o, :r, :s, :ts)"), answer_rows)
+                conn.execute(_INSERT_RESPONSES, answer_rows)
         n = len(app_rows)
         return n
 
@@ -109,7 +116,7 @@ class Store:
 
     def application(self, application_id: str) -> dict[str, Any]:
         with one_statement(self.engine) as conn:
-            row = conn.execute(text("SELECT * FROM applications WHERE id=:id"), {"id": application_id}).mappings().first()
+            row = conn.execute(_APPLICATION, {"id": application_id}).mappings().first()
         if row is None:
             raise NotFound(f"no application '{application_id}'")
         return dict(row)
