@@ -71,8 +71,9 @@ class Engine:
     # ------------------------------------------------------------------ applications and answers
     def submit(self, campaign_id: str, applications: Iterable[Application | Mapping[str, Any]],
                responses: Iterable[Response | Mapping[str, Any]], *,
-               names: Mapping[str, Sequence[str]] | None = None) -> int:
-        """Store applications and their answers, all or nothing. Names only drive redaction."""
+               names: Mapping[str, Sequence[str]] | None = None, received_at: str | None = None) -> int:
+        """Store applications and their answers, all or nothing. Names only drive redaction.
+        ``received_at`` (ISO 8601, default now) is recorded as when they arrived."""
         campaign, rubric = self.campaign_rubric(campaign_id)
         apps = [a if isinstance(a, Application) else Application.model_validate(a) for a in applications]
         ids = {a.id for a in apps}
@@ -98,7 +99,7 @@ class Engine:
                 structured = {"ranking": resp.ranking, "choices": list(resp.choices) if resp.choices else None,
                               "rating": resp.rating}
             rows.append((resp.application_id, resp.question_id, resp.text, redacted, structured))
-        return self.store.add_applications(apps, rows)
+        return self.store.add_applications(apps, rows, received_at=received_at)
 
     def add_equality_records(self, records: Iterable[EqualityRecord | Mapping[str, Any]], *, actor: str) -> int:
         """Equality monitoring data goes to its own store; nothing in scoring can read it."""

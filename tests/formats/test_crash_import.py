@@ -36,10 +36,10 @@ DRIVER = textwrap.dedent('''
     real = engine.store.add_applications
     calls = {"n": 0}
 
-    def add_applications(apps, answers=()):
+    def add_applications(apps, answers=(), **kw):
         calls["n"] += 1
         if calls["n"] != stop_in_batch:
-            return real(apps, answers)
+            return real(apps, answers, **kw)
         answers = list(answers)
 
         def slow():
@@ -49,7 +49,7 @@ DRIVER = textwrap.dedent('''
                     import time
                     time.sleep(120)  # the test kills us here
                 yield a
-        return real(apps, slow())
+        return real(apps, slow(), **kw)
 
     engine.store.add_applications = add_applications
     report = import_applications(engine, path, "c1", actor="importer", batch_size=%d,

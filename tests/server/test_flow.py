@@ -92,3 +92,24 @@ def test_a_held_shortlist_needs_a_justification_and_is_released_once(svc):
     assert len(released) == 1 and released[0]["released_by"].startswith("equality_officer:")
     # once released, the ATS may fetch the same list (no second release row)
     assert c.post(f"/v1/shortlists/{sid}/release", headers=svc.h("ats")).json() == first.json()
+
+
+def test_a_new_application_is_answered_with_exactly_what_was_stored(svc):
+    """The 201 answer is built from what was written, not read back: it must match the stored row
+    (and a replay, and a later read) field for field, whatever the submitted_at offset."""
+    make_campaign(svc)
+    h = svc.h("ats")
+    for i, submitted in enumerate(("2026-03-01T10:15:30.123456+01:00", "2026-03-01T09:00:00Z", None)):
+        body = {"id": f"exact-{i}", "reference": None if i else "NHSJ-1", "disability_confident": bool(i % 2),
+                "submitted_at": submitted, "answers": [{"question_id": "nhs-compassion-1", "text": "I listened."}]}
+        first = svc.client.post("/v1/campaigns/band5-2026/applications", headers={**h, "Idempotency-Key": f"x{i}"},
+                                json=body)
+        assert first.status_code == 201, first.text
+        stored = svc.client.get(f"/v1/applications/exact-{i}", headers=h).json()
+        stored.pop("answers")
+        assert first.json() == {"created": True, "application": stored}
+        replay = svc.client.post("/v1/campaigns/band5-2026/applications", headers={**h, "Idempotency-Key": f"x{i}"},
+                                 json=body)
+        assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
+        again = svc.client.post("/v1/campaigns/band5-2026/applications", headers=h, json=body)
+        assert again.status_code == 200 and again.json() == {"created": False, "application": stored}

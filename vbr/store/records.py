@@ -91,10 +91,12 @@ class Store:
 
     # ------------------------------------------------------------------ applications and answers
     def add_applications(self, applications: Iterable[Application],
-                         answers: Iterable[tuple[str, str, str | None, str | None, dict | None]] = ()) -> int:
+                         answers: Iterable[tuple[str, str, str | None, str | None, dict | None]] = (), *,
+                         received_at: str | None = None) -> int:
         """Store applications and answers ``(application_id, question_id, original, redacted, structured)``
-        in one transaction: all of them or none."""
-        ts = now()
+        in one transaction: all of them or none. ``received_at`` (ISO 8601, default now) is stored
+        as their ``created_at`` / ``received_at``."""
+        ts = received_at or now()
         app_rows = [{"id": app.id, "cid": app.campaign_id, "ref": app.reference, "dc": int(app.disability_confident),
                      "sub": app.submitted_at.isoformat() if app.submitted_at else None, "ts": ts}
                     for app in applications]

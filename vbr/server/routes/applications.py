@@ -24,6 +24,7 @@ from vbr.server.pagination import Page, PageParams, page, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import ApplicationCreated, ApplicationDetail, ApplicationIn, ApplicationOut
+from vbr.store.db import now
 
 router = APIRouter(tags=["applications"])
 CampaignId = Path(pattern=ID_PATTERN, max_length=80)
@@ -64,14 +65,18 @@ def submit_application(body: ApplicationIn, request: Request, campaign_id: str =
         with writing(request):
             row = _existing(vbr, who, campaign_id, body.id)
             if row is None:
+                received = now()
                 try:
-                    vbr.submit(campaign_id, [app], answers, names={body.id: body.names} if body.names else None)
+                    vbr.submit(campaign_id, [app], answers, names={body.id: body.names} if body.names else None,
+                               received_at=received)
                 except SAIntegrityError:  # a concurrent submission of the same id won (server databases)
                     row = _existing(vbr, who, campaign_id, body.id)
                     if row is None:
                         raise
-                else:
-                    return 201, {"created": True, "application": application_out(vbr.store.application(body.id))}
+                else:  # what was stored, without reading it back
+                    return 201, {"created": True, "application": application_out({
+                        **app, "disability_confident": int(body.disability_confident), "created_at": received,
+                        "submitted_at": body.submitted_at.isoformat() if body.submitted_at else None})}
         return 200, {"created": False, "application": application_out(row)}
     return idem.run(who, run)
 
