@@ -20,7 +20,7 @@ from vbr.store.db import migrate
 from vbr.store.migrations import APPEND_ONLY, MAIN
 
 MAIN_TABLES = {"schema_migrations", "campaigns", "applications", "responses", "scores", "human_ratings",
-               "shortlists", "gate_decisions", "audit_log", "answer_flags"}
+               "shortlists", "gate_decisions", "audit_log", "answer_flags", "audit_log_campaigns"}
 
 
 def tables(engine) -> set[str]:
@@ -159,7 +159,8 @@ def test_database_refuses_update_and_delete(backend, table):
     with store.engine.begin() as conn:
         conn.execute(text("INSERT INTO answer_flags (application_id, question_id, flags, scorer_id, scorer_version,"
                           " created_by, created_at) VALUES ('a1', 'q2', '[]', 'evidence', '1', 'scorer', 'now')"))
-    column = {"scores": "created_by", "audit_log": "actor", "human_ratings": "rater", "answer_flags": "created_by"}
+    column = {"scores": "created_by", "audit_log": "actor", "human_ratings": "rater", "answer_flags": "created_by",
+              "audit_log_campaigns": "campaign_id"}
     for sql in (f"UPDATE {table} SET {column[table]} = 'x'", f"DELETE FROM {table}"):
         with pytest.raises(DBAPIError, match="append-only"):
             with store.engine.begin() as conn:

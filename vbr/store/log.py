@@ -4,6 +4,11 @@ Every release decision, override and score change is written here with who and w
 carries the hash of the previous row, so editing or deleting any row breaks the chain and
 ``verify()`` names the first row that no longer matches. The database also refuses UPDATE and
 DELETE on the table; the chain catches what is done behind its back (a file edited directly).
+
+Entries about a campaign are also indexed by it (``audit_log_campaigns``: seq -> campaign id,
+written in the same transaction as the entry; see :func:`entry_campaign`), so that
+``entries(campaign_id=...)`` reads that campaign's entries and no others. The index is not part
+of the hash: the chain, and what ``verify()`` checks, are the same with or without it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,48 @@ def _digest(seq: int, ts: str, actor: str, action: str, subject: str, reason: st
     body = json.dumps([seq, ts, actor, action, subject, reason, payload, prev_hash],
                       separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _shortlist_no(subject: str) -> int | None:
+    """n of a ``shortlist:<n>`` subject, as vbr writes it (digits, no leading zero), else None."""
+    rest = subject[len("shortlist:"):] if subject.startswith("shortlist:") else ""
+    if rest.isascii() and rest.isdigit() and len(rest) <= 18 and str(int(rest)) == rest:
+        return int(rest)
+    return None
+
+
+def _score_application(subject: str) -> str | None:
+    """The application of a ``score:<app>/<question>/<value>`` subject (question and value ids have
+    no '/'; an application id may), else None."""
+    if not subject.startswith("score:"):
+        return None
+    parts = subject[len("score:"):].rsplit("/", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
+_SHORTLIST_CAMPAIGN = text("SELECT campaign_id FROM shortlists WHERE id = :n")
+_APPLICATION_CAMPAIGN = text("SELECT campaign_id FROM applications WHERE id = :a")
+_INDEX = text("INSERT INTO audit_log_campaigns (seq, campaign_id) VALUES (:seq, :c)")
+
+
+def entry_campaign(conn: Connection, subject: str, payload: dict[str, Any]) -> str | None:
+    """The campaign an entry is about, or None: the same rule as the back-fill of existing entries
+    (``vbr.store.migrations.ENTRY_CAMPAIGNS``). First match wins: subject ``campaign:<id>``;
+    ``shortlist:<n>`` (its campaign); ``score:<app>/<question>/<value>`` (the application's
+    campaign); the payload's ``campaign``."""
+    if subject.startswith("campaign:") and len(subject) > len("campaign:"):
+        return subject[len("campaign:"):]
+    found = None
+    n = _shortlist_no(subject)
+    if n is not None:
+        found = conn.execute(_SHORTLIST_CAMPAIGN, {"n": n}).scalar()
+    app = _score_application(subject)
+    if app is not None:
+        found = conn.execute(_APPLICATION_CAMPAIGN, {"a": app}).scalar()
+    if found is not None:
+        return found
+    c = payload.get("campaign")
+    return c if isinstance(c, str) and c else None
 
 
 @dataclass(frozen=True)
@@ -54,17 +101,21 @@ class AuditLog:
         self.engine = engine
 
     def append(self, actor: str, action: str, subject: str, *, reason: str | None = None,
-               payload: dict[str, Any] | None = None, conn: Connection | None = None) -> LogEntry:
-        """Append one entry; pass ``conn`` to write it in the caller's transaction."""
+               payload: dict[str, Any] | None = None, conn: Connection | None = None,
+               campaign_id: str | None = None) -> LogEntry:
+        """Append one entry; pass ``conn`` to write it in the caller's transaction.
+
+        ``campaign_id``: the campaign the entry is about, when the caller knows it (it must be
+        what :func:`entry_campaign` would find); otherwise it is found from the subject and payload."""
         if not actor or not actor.strip():
             raise ValueError("a log entry needs an actor (who did this)")
         body = json.dumps(payload or {}, sort_keys=True, separators=(",", ":"), default=str)
         for _ in range(20):
             try:
                 if conn is not None:
-                    return self._append(conn, actor, action, subject, reason, body)
+                    return self._append(conn, actor, action, subject, reason, body, campaign_id)
                 with self.engine.begin() as own:
-                    return self._append(own, actor, action, subject, reason, body)
+                    return self._append(own, actor, action, subject, reason, body, campaign_id)
             except SAIntegrityError:
                 if conn is not None:
                     raise
@@ -73,7 +124,7 @@ class AuditLog:
 
     @staticmethod
     def _append(conn: Connection, actor: str, action: str, subject: str, reason: str | None,
-                body: str) -> LogEntry:
+                body: str, campaign_id: str | None = None) -> LogEntry:
         if conn.dialect.name == "postgresql":
             # Writers take turns: the lock is held until this transaction ends, so the head read
             # below is the committed head and no two writers compute the same seq. (SQLite has
@@ -90,19 +141,38 @@ class AuditLog:
             {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject,
              "reason": reason, "payload": body, "prev": prev, "hash": digest},
         )
-        return LogEntry(seq, ts, actor, action, subject, reason, json.loads(body), prev, digest)
+        stored = json.loads(body)
+        campaign = campaign_id or entry_campaign(conn, subject, stored)
+        if campaign is not None:
+            conn.execute(_INDEX, {"seq": seq, "c": campaign})
+        return LogEntry(seq, ts, actor, action, subject, reason, stored, prev, digest)
 
     def entries(self, *, subject: str | None = None, action: str | None = None,
-                after: int = 0, limit: int | None = None) -> Iterator[LogEntry]:
-        sql = "SELECT seq, ts, actor, action, subject, reason, payload, prev_hash, hash FROM audit_log WHERE seq > :after"
+                after: int = 0, limit: int | None = None, campaign_id: str | None = None,
+                before: int | None = None, newest_first: bool = False) -> Iterator[LogEntry]:
+        """Entries with seq in (``after``, ``before``), oldest first (or newest first), at most
+        ``limit``; with ``campaign_id``, only that campaign's entries, read through its index."""
+        cols = "l.seq, l.ts, l.actor, l.action, l.subject, l.reason, l.payload, l.prev_hash, l.hash"
         params: dict[str, Any] = {"after": after}
+        if campaign_id is not None:
+            # the campaign's index rows in seq order, each joined to its entry: no other entry is read
+            sql = (f"SELECT {cols} FROM audit_log_campaigns c JOIN audit_log l ON l.seq = c.seq"
+                   " WHERE c.campaign_id = :campaign AND c.seq > :after")
+            params["campaign"] = campaign_id
+            order = "c.seq"
+        else:
+            sql = f"SELECT {cols} FROM audit_log l WHERE l.seq > :after"
+            order = "l.seq"
+        if before is not None:
+            sql += f" AND {order} < :before"
+            params["before"] = before
         if subject is not None:
-            sql += " AND subject = :subject"
+            sql += " AND l.subject = :subject"
             params["subject"] = subject
         if action is not None:
-            sql += " AND action = :action"
+            sql += " AND l.action = :action"
             params["action"] = action
-        sql += " ORDER BY seq"
+        sql += f" ORDER BY {order}" + (" DESC" if newest_first else "")
         if limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = limit

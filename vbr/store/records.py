@@ -65,7 +65,8 @@ class Store:
                  "qids": json.dumps(list(campaign.question_ids)), "org": campaign.organisation,
                  "tenant": tenant, "ts": campaign.created_at.isoformat()})
             self.log.append(actor, "campaign.created", f"campaign:{campaign.id}",
-                            payload={"rubric": rubric_ref, "title": campaign.title}, conn=conn)
+                            payload={"rubric": rubric_ref, "title": campaign.title}, conn=conn,
+                            campaign_id=campaign.id)
 
     def campaign(self, campaign_id: str) -> dict[str, Any]:
         """The campaign's row (a copy: change it freely). Campaigns are never updated or deleted
@@ -161,7 +162,8 @@ class Store:
                 scorer = (f"{scores[0].scorer_id}@{scores[0].scorer_version}" if scores
                           else f"{unscored[0][3]}@{unscored[0][4]}")
                 self.log.append(actor, "scores.added", f"campaign:{campaign_id}" if campaign_id else "scores",
-                                payload={"n": len(scores), "unscored": len(unscored), "scorer": scorer}, conn=conn)
+                                payload={"n": len(scores), "unscored": len(unscored), "scorer": scorer}, conn=conn,
+                                campaign_id=campaign_id)
         return len(scores)
 
     def unscored_answers(self, campaign_id: str) -> list[dict[str, Any]]:
@@ -255,7 +257,8 @@ class Store:
                 {"c": campaign_id, "s": stage, "ids": json.dumps(list(application_ids)), "by": actor, "ts": now()}
             ).scalar_one()
             self.log.append(actor, "shortlist.proposed", f"shortlist:{sid}",
-                            payload={"campaign": campaign_id, "stage": stage, "n": len(application_ids)}, conn=conn)
+                            payload={"campaign": campaign_id, "stage": stage, "n": len(application_ids)}, conn=conn,
+                            campaign_id=campaign_id)
         return sid
 
     def shortlist(self, shortlist_id: int) -> dict[str, Any]:
