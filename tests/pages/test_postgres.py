@@ -1,6 +1,7 @@
 """The pages on PostgreSQL (skipped without ``VBR_TEST_PG_URL``; start a server with
 ``export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)``): a double-submitted override makes one
-override, and the form lock is a PostgreSQL advisory lock, so it holds across server processes."""
+override, the form lock is a PostgreSQL advisory lock, so it holds across server processes, and
+a campaign's pages read only that campaign's log entries."""
 
 from __future__ import annotations
 
@@ -81,3 +82,20 @@ def test_the_form_lock_is_held_across_connections(pg_url):
             assert other.execute(text("SELECT pg_try_advisory_lock(:ns, :k)"), {"ns": ns, "k": k}).scalar() is False
         assert other.execute(text("SELECT pg_try_advisory_lock(:ns, :k)"), {"ns": ns, "k": k}).scalar() is True
         other.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": ns, "k": k})
+
+
+def test_pages_read_only_their_campaigns_log_entries_on_postgres(pg_url, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from tests.pages import test_log_index as idx
+    from vbr.engine import Engine
+    from vbr.server.app import Settings, create_app
+
+    engine = Engine(pg_url, plugins=pages_plugins())
+    seed(engine, n=12)
+    clock = FakeClock()
+    app = create_app(engine, settings=Settings(clock=clock))
+    with TestClient(app) as client:
+        pages = idx.add_other_campaign(Pages(client, engine, clock, app))
+        idx.check_pages_read_only_their_campaigns_entries(pages, monkeypatch)
+        idx.check_same_rows_as_the_full_scan(pages)

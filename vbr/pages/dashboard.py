@@ -77,18 +77,36 @@ ACTION_WORDS = {
 
 
 def campaign_log(engine, campaign_id: str, shortlist_ids: Sequence[int], limit: int = 200) -> list[dict[str, Any]]:
-    """Log entries about this campaign, its shortlists and its scores, newest first (figures summarised)."""
-    apps = tuple(f"score:{a}/" for a in engine.store.application_ids(campaign_id))
+    """Log entries about this campaign, its shortlists and its scores, newest first (figures summarised).
+
+    Reads only the campaign's own entries (the log's campaign index), newest first, a batch at a
+    time, until ``limit`` are found. An entry of a score is indexed by its application's campaign,
+    so every ``score:`` entry read here is about one of this campaign's applications."""
     exact = {f"campaign:{campaign_id}"} | {f"shortlist:{s}" for s in shortlist_ids}
-    rows = []
-    for e in engine.store.log.entries():
-        if e.subject in exact or (apps and e.subject.startswith(apps)):
-            payload = {k: v for k, v in e.payload.items() if k not in ("figures", "reasons")}
-            rows.append({"seq": e.seq, "ts": e.ts[:19].replace("T", " "), "actor": e.actor, "action": e.action,
-                         "words": ACTION_WORDS.get(e.action, e.action), "subject": e.subject, "reason": e.reason, "hash": e.hash[:12],
-                         "details": ", ".join(f"{k}: {v}" for k, v in sorted(payload.items())
-                                              if k not in ("campaign", "score_id", "reviewer_key") and v is not None)})
-    return list(reversed(rows))[:limit]
+    rows: list[dict[str, Any]] = []
+    before = None
+    batch_size = max(limit, 50)
+    while len(rows) < limit:
+        batch = list(engine.store.log.entries(campaign_id=campaign_id, before=before, newest_first=True,
+                                              limit=batch_size))
+        for e in batch:
+            if e.subject in exact or e.subject.startswith("score:"):
+                rows.append(_log_row(e))
+                if len(rows) == limit:
+                    break
+        if len(batch) < batch_size:
+            break
+        before = batch[-1].seq
+    return rows
+
+
+def _log_row(e) -> dict[str, Any]:
+    payload = {k: v for k, v in e.payload.items() if k not in ("figures", "reasons")}
+    return {"seq": e.seq, "ts": e.ts[:19].replace("T", " "), "actor": e.actor, "action": e.action,
+            "words": ACTION_WORDS.get(e.action, e.action), "subject": e.subject, "reason": e.reason,
+            "hash": e.hash[:12],
+            "details": ", ".join(f"{k}: {v}" for k, v in sorted(payload.items())
+                                 if k not in ("campaign", "score_id", "reviewer_key") and v is not None)}
 
 
 # ---------------------------------------------------------------------------- suppression

@@ -88,9 +88,10 @@ def highlight(text: str, spans: Sequence[Mapping[str, Any]]) -> tuple[Markup, li
 
 
 def accepted_rows(log, campaign_id: str) -> dict[int, Any]:
-    """Score row id -> its ``score.accepted`` entry, for the campaign."""
+    """Score row id -> its ``score.accepted`` entry, for the campaign (read from the campaign's
+    entries only, through the log's campaign index)."""
     out: dict[int, Any] = {}
-    for e in log.entries(action=ACCEPTED):
+    for e in log.entries(action=ACCEPTED, campaign_id=campaign_id):
         if e.payload.get("campaign") == campaign_id and e.payload.get("score_id") is not None:
             out.setdefault(int(e.payload["score_id"]), e)
     return out
@@ -106,7 +107,7 @@ def rubber_stamp(log, campaign_id: str, reviewer_key: str, policy: RubberStampPo
 
     Times are the ``at`` of the reviewer's ``score.accepted`` entries (the service clock);
     ``extra`` adds an accept about to be recorded."""
-    times = [e.payload.get("at") for e in log.entries(action=ACCEPTED)
+    times = [e.payload.get("at") for e in log.entries(action=ACCEPTED, campaign_id=campaign_id)
              if e.payload.get("campaign") == campaign_id and e.payload.get("reviewer_key") == reviewer_key]
     parsed = [dt.datetime.fromisoformat(t) for t in times if t] + ([extra] if extra is not None else [])
     return fast_accepts(parsed, policy)

@@ -230,7 +230,7 @@ def _review_score(campaign_id: str, application_id: str, request: Request, data:
             vbr.store.log.append(who.actor, rv.ACCEPTED, f"score:{application_id}/{qid}/{vid}", payload={
                 "campaign": campaign_id, "score_id": current["id"], "level": current["level"],
                 "reviewer_key": who.key_id, "at": now.isoformat(),
-                "fast_accepts_median_seconds": fast["median_seconds"] if fast else None})
+                "fast_accepts_median_seconds": fast["median_seconds"] if fast else None}, campaign_id=campaign_id)
             return web.redirect(request, f"{base}?msg=accepted#{_next_card(vbr, campaign, application_id, key)}")
         if action == "override":
             reason = data.get("reason", "").strip()
@@ -370,7 +370,8 @@ def summary_csv(campaign_id: str, request: Request) -> Response:
                            "to publish.", who=who)
     body = dash.summary_csv(dash.publishable_summary(audit), campaign_id=campaign_id, decision=status["decision"])
     vbr.store.log.append(who.actor, "pages.summary_exported", f"shortlist:{shortlist['id']}",
-                         payload={"campaign": campaign_id, "suppression_threshold": dash.THRESHOLD})
+                         payload={"campaign": campaign_id, "suppression_threshold": dash.THRESHOLD},
+                         campaign_id=campaign_id)
     name = f"{campaign_id}-shortlist-{shortlist['id']}-equality-summary.csv"
     return web.finish(request, Response(body, media_type="text/csv; charset=utf-8",
                                         headers={"Content-Disposition": f'attachment; filename="{name}"'}))

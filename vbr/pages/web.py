@@ -158,7 +158,8 @@ def message(request: Request, status: int, title: str, text: str, who: Principal
 def refuse(request: Request, who: Principal, campaign_id: str, page: str, why: str) -> Response:
     """403 page, and a ``pages.refused`` log entry saying who was refused what."""
     engine(request).store.log.append(who.actor, "pages.refused", f"campaign:{campaign_id}",
-                                     reason=why, payload={"page": page, "role": who.role, "path": request.url.path})
+                                     reason=why, payload={"page": page, "role": who.role, "path": request.url.path},
+                                     campaign_id=campaign_id)
     return message(request, 403, "You do not have access to this page",
                    f"{why} This refusal has been recorded in the audit log.", who=who,
                    back=("/pages/campaigns", "Back to your campaigns"))
