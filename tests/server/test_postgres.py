@@ -1,4 +1,4 @@
-"""The service on PostgreSQL: the end-to-end flow, idempotency and natural keys, and 1,000
+"""The service on PostgreSQL: the end-to-end flow, idempotency and natural keys, the log pages, and 1,000
 concurrent submissions (no write lock there: the database arbitrates).
 
 Runs when ``VBR_TEST_PG_URL`` is set (``export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)``);
@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from tests.server import test_concurrency, test_flow, test_idempotency
+from tests.server import test_concurrency, test_flow, test_idempotency, test_log_route
 from tests.server.conftest import Service
 
 PG_URL = os.environ.get("VBR_TEST_PG_URL")
@@ -83,3 +83,7 @@ def test_expiry_on_postgres(pg_svc):
 
 def test_a_thousand_concurrent_submissions_on_postgres(pg_svc):
     test_concurrency.test_a_thousand_concurrent_submissions_make_one_row_each(pg_svc)
+
+
+def test_log_pages_on_postgres(pg_svc):
+    test_log_route.test_pages_walk_the_tenants_entries_in_order_and_never_another_tenants(pg_svc)
