@@ -6,6 +6,7 @@ conftest.py).
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -116,6 +117,45 @@ def test_round_trip_values_and_generated_ids(backend):
     assert d2 == d1 + 1
     assert [(d["id"], d["released"]) for d in store.decisions(s1)] == [(d1, 0), (d2, 1)]
     assert store.log.verify().ok
+
+
+def test_one_application_with_its_answers_is_stored_whole_or_not_at_all(backend):
+    """One application and its answers (what an HTTP submission stores; on PostgreSQL a single
+    statement): stored with every field, and a failure on any answer or a duplicate id stores
+    nothing of that application."""
+    from sqlalchemy.exc import IntegrityError
+
+    store = Store(backend.main_url)
+    store.add_campaign(Campaign(id="c1", title="Staff nurse", rubric_id="nhs-constitution"),
+                       "nhs-constitution@1.0", actor="recruiter")
+    answers = [("a1", f"q{j}", f"text {j}", f"redacted {j}", {"rank": [j, 1]} if j % 2 else None) for j in range(7)]
+    statements: list[str] = []
+    seen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert store.add_applications([Application(id="a1", campaign_id="c1", reference="R1",
+                                                    disability_confident=True)],
+                                      answers, received_at="2026-03-02T09:00:00+00:00") == 1
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    if store.engine.dialect.name == "postgresql":  # one INSERT statement (in autocommit), not two
+        assert len(statements) == 1 and statements[0].startswith("WITH app AS (INSERT INTO applications")
+    (app,) = store.applications("c1")
+    assert (app["id"], app["reference"], app["disability_confident"], app["created_at"]) == \
+        ("a1", "R1", 1, "2026-03-02T09:00:00+00:00")
+    got = [(r["application_id"], r["question_id"], r["original_text"], r["redacted_text"],
+            json.loads(r["structured"]) if r["structured"] else None, r["received_at"]) for r in store.responses("c1")]
+    assert got == [(*a, "2026-03-02T09:00:00+00:00") for a in answers]
+
+    with pytest.raises(IntegrityError):  # the second answer to q1 breaks the answers' key: no a2 at all
+        store.add_applications([Application(id="a2", campaign_id="c1")],
+                               [("a2", "q1", "x", "x", None), ("a2", "q1", "y", "y", None)])
+    with pytest.raises(IntegrityError):  # a1 again: nothing of this submission is stored
+        store.add_applications([Application(id="a1", campaign_id="c1")], [("a1", "q9", "z", "z", None)])
+    assert [a["id"] for a in store.applications("c1")] == ["a1"]
+    assert [r["question_id"] for r in store.responses("c1")] == [f"q{j}" for j in range(7)]
+    assert store.add_applications([Application(id="a3", campaign_id="c1")], []) == 1  # no answers at all
+    assert [a["id"] for a in store.applications("c1")] == ["a1", "a3"]
 
 
 def test_campaign_rows_are_read_once_and_handed_out_as_copies(backend):

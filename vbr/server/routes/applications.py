@@ -63,20 +63,20 @@ def submit_application(body: ApplicationIn, request: Request, campaign_id: str =
                "disability_confident": body.disability_confident, "submitted_at": body.submitted_at}
         answers = [{"application_id": body.id, **a.model_dump(exclude_none=True)} for a in body.answers]
         with writing(request):
-            row = _existing(vbr, who, campaign_id, body.id)
-            if row is None:
-                received = now()
-                try:
-                    vbr.submit(campaign_id, [app], answers, names={body.id: body.names} if body.names else None,
-                               received_at=received)
-                except SAIntegrityError:  # a concurrent submission of the same id won (server databases)
-                    row = _existing(vbr, who, campaign_id, body.id)
-                    if row is None:
-                        raise
-                else:  # what was stored, without reading it back
-                    return 201, {"created": True, "application": application_out({
-                        **app, "disability_confident": int(body.disability_confident), "created_at": received,
-                        "submitted_at": body.submitted_at.isoformat() if body.submitted_at else None})}
+            # Insert first and look only when the id is taken (its key refuses a second row): a new
+            # application, the usual case, costs no read, and a concurrent twin is caught the same way.
+            received = now()
+            try:
+                vbr.submit(campaign_id, [app], answers, names={body.id: body.names} if body.names else None,
+                           received_at=received)
+            except SAIntegrityError:
+                row = _existing(vbr, who, campaign_id, body.id)  # 409 if the id is another campaign's
+                if row is None:
+                    raise
+            else:  # what was stored, without reading it back
+                return 201, {"created": True, "application": application_out({
+                    **app, "disability_confident": int(body.disability_confident), "created_at": received,
+                    "submitted_at": body.submitted_at.isoformat() if body.submitted_at else None})}
         return 200, {"created": False, "application": application_out(row)}
     return idem.run(who, run)
 
