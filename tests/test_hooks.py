@@ -15,11 +15,31 @@ class Thing:
         self.id = id
 
 
-class Everything:
-    """A plugin implementing every registration hook with one object each."""
+class OldStyleEvents:
+    """Event hooks written as before ``store`` was passed: they take only the arguments they use."""
 
     def __init__(self):
         self.events = []
+
+    @hookimpl
+    def vbr_scores_ready(self, campaign_id, scores):
+        self.events.append(("scores_ready", campaign_id, len(scores)))
+
+    @hookimpl
+    def vbr_audit_complete(self, campaign_id, audit):
+        self.events.append(("audit_complete", campaign_id, audit["decision"]))
+
+    @hookimpl
+    def vbr_shortlist_released(self, campaign_id, decision, application_ids):
+        self.events.append(("released", campaign_id, tuple(application_ids)))
+
+    @hookimpl
+    def vbr_shortlist_held(self, campaign_id, decision):
+        self.events.append(("held", campaign_id, decision.decision.value))
+
+
+class Everything(OldStyleEvents):
+    """A plugin implementing every hook: each registration hook with one object, and the events."""
 
     @hookimpl
     def vbr_register_rubrics(self):
@@ -62,22 +82,6 @@ class Everything:
     def vbr_register_routes(self, app):
         app.routes_added = getattr(app, "routes_added", 0) + 1
 
-    @hookimpl
-    def vbr_scores_ready(self, campaign_id, scores):
-        self.events.append(("scores_ready", campaign_id, len(scores)))
-
-    @hookimpl
-    def vbr_audit_complete(self, campaign_id, audit):
-        self.events.append(("audit_complete", campaign_id, audit["decision"]))
-
-    @hookimpl
-    def vbr_shortlist_released(self, campaign_id, decision, application_ids):
-        self.events.append(("released", campaign_id, tuple(application_ids)))
-
-    @hookimpl
-    def vbr_shortlist_held(self, campaign_id, decision):
-        self.events.append(("held", campaign_id, decision.decision.value))
-
 
 KINDS = {"scorers": "plugin-scorer", "redactors": "plugin-redactor", "regimes": "plugin-regime",
          "groupings": "plugin-grouping", "importers": "plugin-importer", "exporters": "plugin-exporter"}
@@ -108,13 +112,59 @@ def test_event_hooks_reach_plugins():
     system = build(load_entrypoints=False, extra_plugins=(plugin,))
     score = Score(application_id="a", question_id="q", value_id="care", level=3, confidence=0.8,
                   scorer_id="evidence", scorer_version="1", rubric_ref="6cs@1.0")
-    system.hook.vbr_scores_ready(campaign_id="c", scores=[score])
-    system.hook.vbr_audit_complete(campaign_id="c", audit={"decision": "REVIEW"})
+    # a caller passes every argument of the spec; store=None: these events come from no store
+    system.hook.vbr_scores_ready(campaign_id="c", scores=[score], store=None)
+    system.hook.vbr_audit_complete(campaign_id="c", audit={"decision": "REVIEW"}, store=None)
     held = ShortlistDecision(campaign_id="c", decision=Decision.REVIEW, regime="ugesp")
-    system.hook.vbr_shortlist_held(campaign_id="c", decision=held)
-    system.hook.vbr_shortlist_released(campaign_id="c", decision=held, application_ids=["a", "b"])
+    system.hook.vbr_shortlist_held(campaign_id="c", decision=held, store=None)
+    system.hook.vbr_shortlist_released(campaign_id="c", decision=held, application_ids=["a", "b"], store=None)
     assert plugin.events == [("scores_ready", "c", 1), ("audit_complete", "c", "REVIEW"),
                              ("held", "c", "REVIEW"), ("released", "c", ("a", "b"))]
+
+
+class StoreAware:
+    """A plugin whose event hooks take ``store`` (the store the event's data is in)."""
+
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def vbr_scores_ready(self, campaign_id, scores, store):
+        self.events.append(("scores_ready", campaign_id, store))
+
+    @hookimpl
+    def vbr_audit_complete(self, campaign_id, audit, store):
+        self.events.append(("audit_complete", campaign_id, store))
+
+    @hookimpl
+    def vbr_shortlist_released(self, campaign_id, decision, application_ids, store):
+        self.events.append(("released", campaign_id, store))
+
+    @hookimpl
+    def vbr_shortlist_held(self, campaign_id, decision, store):
+        self.events.append(("held", campaign_id, store))
+
+
+def test_event_hooks_pass_the_store_and_old_style_implementations_still_work(tmp_path):
+    """vbr's own calls (engine scoring, the gate's decision and an officer's release) pass the
+    store the event came from; an implementation written before ``store`` existed (no ``store``
+    parameter) is called as before, beside one that takes it."""
+    from vbr.engine import Engine
+
+    old_style, new_style = OldStyleEvents(), StoreAware()
+    eng = Engine(tmp_path / "vbr.sqlite", plugins=build(load_entrypoints=False, extra_plugins=(old_style, new_style)))
+    eng.create_campaign("c", "Nurse", "6cs", question_ids=["6cs-care-1"], actor="recruiter")
+    eng.submit("c", [{"id": "a", "campaign_id": "c"}], [{"application_id": "a", "question_id": "6cs-care-1",
+               "text": "I sat with the patient, listened to her worries and involved her family in the plan."}])
+    eng.score("c")
+    result = eng.propose_shortlist("c", application_ids=["a"], actor="recruiter")
+    assert result.decision is not Decision.PASS and result.warnings == []  # held: too few to conclude
+    eng.release(result.shortlist_id, actor="eo", role="equality_officer",
+                justification="Reviewed the evidence with the panel: one applicant, nothing to compare.")
+    assert [e[:2] for e in old_style.events] == [("scores_ready", "c"), ("audit_complete", "c"),
+                                                 ("held", "c"), ("released", "c")]
+    assert [e[:2] for e in new_style.events] == [e[:2] for e in old_style.events]
+    assert all(store is eng.store for _, _, store in new_style.events)
 
 
 def test_register_routes_receives_the_app():

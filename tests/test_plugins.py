@@ -98,7 +98,7 @@ def test_third_party_event_listeners_run_before_defaults(fake_dist):
             order.append("default")
 
     system = build(load_entrypoints=False, extra_plugins=(Default(), First()))
-    system.hook.vbr_audit_complete(campaign_id="c", audit={})
+    system.hook.vbr_audit_complete(campaign_id="c", audit={}, store=None)
     assert order == ["plugin", "default"]
 
 

@@ -128,7 +128,7 @@ class Engine:
         unscored = [(r.application_id, r.question_id, r.flags, chosen.id, chosen.version)
                     for r in results if not r.scores and r.flags]
         self.store.add_scores(scores, actor=actor, campaign_id=campaign_id, unscored=unscored)
-        self.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores)
+        self.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores, store=self.store)
         return scores
 
     def scores(self, campaign_id: str) -> list[Score]:

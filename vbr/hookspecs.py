@@ -6,6 +6,17 @@ Call hooks with keyword arguments only. A plugin registers under the entry-point
 
 Registration hooks return a list of objects; each object has an ``id`` that must be unique
 across all plugins (two plugins claiming one id is a start-up error naming both).
+
+Event hooks (``vbr_scores_ready``, ``vbr_audit_complete``, ``vbr_shortlist_released``,
+``vbr_shortlist_held``) are called after the change they announce is committed, with ``store``:
+the :class:`vbr.store.Store` the change was written to (a process may have several open), so a
+plugin that reads or writes the database the event came from uses that one and never has to
+guess it. An implementation takes only the arguments it names (pluggy passes nothing else), so
+one written before ``store`` was added, such as ``def vbr_scores_ready(campaign_id, scores)``,
+keeps working unchanged. Whoever *calls* an event hook (vbr itself; a plugin announcing events,
+say scores it stored) passes every argument including ``store`` (a call without it fails with
+pluggy's ``HookCallError``, as the built-in webhook plugin takes it): pass ``store=None`` only for
+an event that comes from no store, and the built-in webhook plugin then records nothing for it.
 """
 
 from __future__ import annotations
@@ -81,20 +92,27 @@ def vbr_register_routes(app):
 
 
 @hookspec
-def vbr_scores_ready(campaign_id, scores):
-    """Event: ``scores`` (a list of :class:`vbr.models.Score`) were stored for ``campaign_id``."""
+def vbr_scores_ready(campaign_id, scores, store):
+    """Event: ``scores`` (a list of :class:`vbr.models.Score`) were stored for ``campaign_id``
+    in ``store`` (the :class:`vbr.store.Store` holding them). Implementations may omit ``store``."""
 
 
 @hookspec
-def vbr_audit_complete(campaign_id, audit):
-    """Event: an adverse-impact ``audit`` (a dict of the figures) finished for ``campaign_id``."""
+def vbr_audit_complete(campaign_id, audit, store):
+    """Event: an adverse-impact ``audit`` (a dict of the figures) finished for ``campaign_id``;
+    its decision is recorded in ``store`` (the :class:`vbr.store.Store`). Implementations may omit
+    ``store``."""
 
 
 @hookspec
-def vbr_shortlist_released(campaign_id, decision, application_ids):
-    """Event: a shortlist left vbr; ``decision`` is the :class:`vbr.models.ShortlistDecision`."""
+def vbr_shortlist_released(campaign_id, decision, application_ids, store):
+    """Event: a shortlist left vbr; ``decision`` is the :class:`vbr.models.ShortlistDecision`,
+    recorded in ``store`` (the :class:`vbr.store.Store` holding the shortlist). Implementations may
+    omit ``store``."""
 
 
 @hookspec
-def vbr_shortlist_held(campaign_id, decision):
-    """Event: the gate held a shortlist (REVIEW or BLOCK) until an equality officer signs off."""
+def vbr_shortlist_held(campaign_id, decision, store):
+    """Event: the gate held a shortlist (REVIEW or BLOCK) until an equality officer signs off;
+    ``decision`` is recorded in ``store`` (the :class:`vbr.store.Store` holding the shortlist).
+    Implementations may omit ``store``."""

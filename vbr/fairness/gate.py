@@ -413,10 +413,11 @@ class ShortlistGate:
 
     # ------------------------------------------------------------------ plugins
     def _notify(self, hook_name: str, warnings: list[str], shortlist_id: int, **kwargs: Any) -> None:
-        """Call a hook with keyword arguments. The decision is already stored, so a failing plugin
-        cannot undo it: the failure is logged and returned as a warning, never swallowed."""
+        """Call a hook with keyword arguments and ``store`` (this gate's store, where the decision
+        is). The decision is already stored, so a failing plugin cannot undo it: the failure is
+        logged and returned as a warning, never swallowed."""
         try:
-            getattr(self.plugins.hook, hook_name)(**kwargs)
+            getattr(self.plugins.hook, hook_name)(store=self.store, **kwargs)
         except Exception as exc:  # noqa: BLE001 - isolate third-party code after the decision is stored
             msg = f"plugin hook {hook_name} failed: {type(exc).__name__}: {exc}"
             warnings.append(msg)

@@ -20,9 +20,10 @@ def test_plugin_is_told_about_held_and_released_shortlists(tmp_path, monkeypatch
     monkeypatch.setenv("VBR_EXAMPLE_EVENTS", str(events))
     system = build()
     held = ShortlistDecision(campaign_id="c1", decision=Decision.REVIEW, reasons=("small group",), regime="ugesp")
-    system.hook.vbr_shortlist_held(campaign_id="c1", decision=held)
+    system.hook.vbr_shortlist_held(campaign_id="c1", decision=held, store=None)
     passed = ShortlistDecision(campaign_id="c1", decision=Decision.PASS, regime="ugesp", released=True)
-    system.hook.vbr_shortlist_released(campaign_id="c1", decision=passed, application_ids=["a", "b"])
+    system.hook.vbr_shortlist_released(campaign_id="c1", decision=passed, application_ids=["a", "b"],
+                                      store=None)  # no store: the events are made up here
     lines = [json.loads(x) for x in events.read_text().splitlines()]
     assert lines == [
         {"event": "shortlist_held", "campaign_id": "c1", "decision": "REVIEW", "reasons": ["small group"]},

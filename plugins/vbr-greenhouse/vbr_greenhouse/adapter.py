@@ -366,7 +366,8 @@ class GreenhouseAdapter:
                                 list(self.engine.plugins.registry("redactors").values()))
         scores = [s for res in results for s in res.scores]
         self.engine.store.add_scores(scores, actor="vbr.greenhouse", campaign_id=campaign_id)
-        self.engine.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores)  # reaches on_scores_ready
+        self.engine.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores,
+                                                  store=self.engine.store)  # reaches on_scores_ready
 
     # ------------------------------------------------------------------ completion and the callback
     def on_scores_ready(self, campaign_id: str, scores: Iterable[Any]) -> list[str]:
