@@ -25,6 +25,8 @@ def _record(event: str, **data) -> None:
         fh.write(json.dumps({"event": event, **data}, default=str) + "\n")
 
 
+# The event hooks also pass ``store`` (the vbr.store.Store the shortlist is in); an implementation
+# names only the arguments it uses, so these two, which need no database, leave it out.
 @hookimpl
 def vbr_shortlist_released(campaign_id, decision, application_ids):
     _record("shortlist_released", campaign_id=campaign_id, decision=decision.decision.value,
