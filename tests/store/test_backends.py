@@ -62,8 +62,6 @@ def test_migrations_create_the_schema_once(backend):
 
 def test_concurrent_first_opens_migrate_once(backend):
     """Several processes/threads opening a new database at once (e.g. server workers)."""
-    if backend.name == "sqlite":
-        pytest.skip("SQLite: concurrent first migration is not coordinated (single-process default)")
     errors: list[BaseException] = []
 
     def open_it():

@@ -63,10 +63,36 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<database>.migrate-lock`` while migrating. SQLite serialises
+    each write, but two processes creating the same new database would both find no migrations
+    applied and both run them (the second fails on a table that now exists). In-memory databases,
+    and systems without ``fcntl``, need no lock: only one process can see them / run vbr there."""
+    database = engine.url.database
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None
+    if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
     """On PostgreSQL, hold a session advisory lock so that processes opening the same database
-    at once (server workers, a CLI beside the server) apply migrations one at a time. SQLite
-    serialises writers itself."""
+    at once (server workers, a CLI beside the server) apply migrations one at a time; on a SQLite
+    file, the same through an exclusive lock on a file beside it."""
+    if engine.dialect.name == "sqlite":
+        with _sqlite_migration_lock(engine):
+            yield
+        return
     if engine.dialect.name != "postgresql":
         yield
         return
