@@ -284,8 +284,8 @@ async def paced_phase(base: str, key: str, kind: str, *, rate: float, seconds: f
             try:
                 try:
                     status = await _exchange(*conn, request)
-                except asyncio.IncompleteReadError as exc:
-                    if not (reused and not exc.partial):
+                except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+                    if not reused or getattr(exc, "partial", b""):
                         raise
                     # closed by the server just as it was reused, before any answer: send again on a
                     # new connection, as HTTP clients do (the Idempotency-Key makes it safe for POSTs)
@@ -327,7 +327,7 @@ def run_store(label: str, db: str, equality_db: str | None, extra: list[str], ar
         asyncio.run(seed(base, ats, args.seed))
         counter = [args.seed + 1]
         out = []
-        for kind in ("health", "submit", "scores", "mixed"):
+        for kind in args.closed:
             cpu0 = server_cpu_seconds(proc.pid)
             if args.client == "wrk":
                 res = wrk_phase(base, ats, kind, seconds=args.seconds, concurrency=args.concurrency, counter=counter)
@@ -389,9 +389,9 @@ def report(rows: list[dict]) -> None:
           f"{'cpu ms/req':>10} {'load':>5}")
     ref = {r["store"]: r["rps"] for r in rows if r["phase"] == "health"}
     for r in rows:
-        ratio = r["rps"] / ref[r["store"]] if ref.get(r["store"]) else float("nan")
+        ratio = f"{r['rps'] / ref[r['store']]:.2f}" if ref.get(r["store"]) else "-"
         print(f"{r['store']:<22} {r['phase']:<14} {r['n']:>6} {r['errors']:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f} {ratio:>9.2f} {r['cpu_ms']:>10.2f} {r['load']:>5.1f}"
+              f"{r['p99_ms']:>8.1f} {ratio:>9} {r['cpu_ms']:>10.2f} {r['load']:>5.1f}"
               + (f"  errors: {r['kinds']}" if r.get("kinds") else ""))
     print("target: >= 200 req/s with p99 < 100 ms (submit, scores, mixed). [wrk]/[httpx] rows: closed loop, "
           "each client sends its next request when the last is answered (the most the server does; p99 there is "
@@ -412,6 +412,8 @@ def main() -> None:
                     help="after the closed-loop phases, run submit, scores and mixed again open-loop at this "
                          "fixed offered rate, latency counted from when each request was due (repeat for "
                          "several rates; default 200, the target; 0 for none)")
+    ap.add_argument("--closed", default="health,submit,scores,mixed",
+                    help="closed-loop phases to run, comma-separated (empty for none)")
     ap.add_argument("--seed", type=int, default=200, help="applications stored and scored before the phases")
     ap.add_argument("--stores", default="full,normal,postgresql",
                     help="which to run, comma-separated: full, normal (SQLite synchronous), postgresql")
@@ -419,6 +421,10 @@ def main() -> None:
                     help="extra argument for vbr serve (repeat), e.g. --serve-arg=--workers --serve-arg=2")
     args = ap.parse_args()
     args.rate = [r for r in (args.rate if args.rate is not None else [200.0]) if r > 0]
+    args.closed = [k for k in args.closed.split(",") if k]
+    unknown = set(args.closed) - {"health", "submit", "scores", "mixed"}
+    if unknown:
+        ap.error(f"unknown --closed phase(s): {', '.join(sorted(unknown))}")
     print(f"vbr HTTP load: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"concurrency {args.concurrency}, <= {args.requests} requests or {args.seconds:.0f} s per phase")
     rows: list[dict] = []
