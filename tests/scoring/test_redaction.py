@@ -374,3 +374,22 @@ def test_redaction_is_idempotent(full, other, template):
     once = redact_answer(_fill(template, full, other, "Dr", "Mrs"), [full]).text
     assert redact_answer(once, [full]).text == once
     assert redact_answer(once, []).text == once
+
+
+@pytest.mark.parametrize("full, other, title, title2, template", [
+    # found by the name-swap test: a part of the candidate's own double-barrelled name inside
+    # another person's ("Rashid" in "Al-Rashid", "Al" in "Al-Sayed") left "[NAME]-Rashid"
+    ("Łukasz bin Rashid", "Tahmina Al-Rashid", "Mrs", "Mrs", 0),
+    ("Jose Al-Sayed", "Tahmina Al-Rashid", "Sister", "Mrs", 2),
+    ("Raluca Al-Rashid", "Ananya Al-Sayed", "Mr", "Prof", 1),
+    ("Farhana Al-Sayed", "Sophie Al-Rashid", "Ms", "Ms", 1),
+])
+def test_part_of_the_candidates_name_inside_another_name_leaves_the_same_text(full, other, title, title2,
+                                                                               template):
+    tpl = TEMPLATES[template]
+    assert redact_answer(_fill(tpl, full, other, title, title2), [full]).text == BASELINE[tpl][0]
+
+
+def test_one_placeholder_per_name_but_endings_that_are_not_names_stay():
+    r = redact_answer("Rashid's ward is Rashid-led; Al-Rashid and O'Rashid came, Rashid-Smith too.", ["Rashid"])
+    assert r.text == "[NAME]'s ward is [NAME]-led; [NAME] and [NAME] came, [NAME] too."

@@ -135,9 +135,32 @@ class _Collector:
         return pattern.sub(repl, text)
 
 
+_JOINERS = "-\u2010\u2011'\u2019"  # hyphens and apostrophes inside one name: Al-Rashid, O'Neill
+_NAME_RUN = re.compile(rf"\[NAME\](?:(?:[ \t]+|[{_JOINERS}])\[NAME\])+")
+_NAME_JOINED = re.compile(rf"(?:\b([^\W\d_]\w*)([{_JOINERS}]))?\[NAME\](?:([{_JOINERS}])([^\W\d_]\w*)\b)?")
+
+
 def _collapse_names(text: str) -> str:
-    """"[NAME] [NAME]" (a name matched part by part) becomes one placeholder."""
-    return re.sub(r"\[NAME\](?:[ \t]+\[NAME\])+", "[NAME]", text)
+    """One placeholder per name, however it was found.
+
+    "[NAME] [NAME]" (a name matched part by part) becomes "[NAME]"; so do "[NAME]-Rashid" and
+    "Al-[NAME]": when one part of a double-barrelled name is also part of the candidate's name
+    ("Al-Rashid" beside a candidate called "Al-Sayed"), the rest of it goes too, so the text is
+    the same as for any other name. Only capitalised parts are taken: "[NAME]'s" and
+    "[NAME]-led" keep their endings.
+    """
+    def absorb(m: re.Match) -> str:
+        before, j1, j2, after = m.groups()
+        head = f"{before}{j1}" if before is not None and not before[0].isupper() else ""
+        tail = f"{j2}{after}" if after is not None and not after[0].isupper() else ""
+        return f"{head}[NAME]{tail}"
+
+    for _ in range(3):  # absorbing can bring two placeholders together, and the other way round
+        collapsed = _NAME_JOINED.sub(absorb, _NAME_RUN.sub("[NAME]", text))
+        if collapsed == text:
+            break
+        text = collapsed
+    return text
 
 
 # --------------------------------------------------------------------------- emails
