@@ -378,3 +378,57 @@ def test_each_distinct_point_adds_credit_and_presence_can_be_switched_off(fitted
     held_out, truth = make_answers(120, seed=99, noise=0.0)
     assert quadratic_weighted_kappa(truth, off.predict(held_out)) > 0.9
     assert quadratic_weighted_kappa(truth, fitted.predict(held_out)) > 0.9
+
+
+def test_fold_average_predicts_with_the_average_of_the_stacking_fold_models(data):
+    """With ``fold_average`` (the default) the base models used for prediction are the ones
+    fitted for the out-of-fold stacking, averaged: the word+character ridge on the level is
+    the mean of one ridge regression per fold (checked against scikit-learn's Ridge), and the
+    logistic probabilities are the mean of the folds' logistic regressions. Switched off,
+    the base models are refitted on all answers, as before."""
+    from sklearn.linear_model import Ridge
+
+    texts, y = data
+    model = LearnedScorer(n_folds=4).fit(texts, y)
+    assert model.fold_average and len(model.fold_models_) == 4
+    assert model.logit_ is None and model.presence_ is None
+    assert any("averaged over the 4 stacking folds" in g for g in model.feature_set)
+    assert any("presence" in g for g in model.feature_set)
+
+    new, _ = make_answers(30, seed=5)
+    Xw, Xc = model._blocks(new)
+    base = model._base_predict(Xw, Xc)
+    Xt_train = model._joint(*model._blocks(texts)).toarray()
+    Xt_new = model._joint(Xw, Xc).toarray()
+    folds = model._folds(np.asarray(y))
+    level_ridge = np.mean([Ridge(alpha=1.0).fit(Xt_train[tr], y[tr]).predict(Xt_new)
+                           for tr, _ in folds], axis=0)
+    np.testing.assert_allclose(base[:, 0], level_ridge, atol=1e-8)
+
+    XL_train = model._logit_features(model._joint(*model._blocks(texts)))
+    XL_new = model._logit_features(model._joint(Xw, Xc))
+    n_lin = model.intercept_.shape[0]
+    L = len(model.levels_)
+    proba = np.mean([model._logistic().fit(XL_train[tr], y[tr]).predict_proba(XL_new)
+                     for tr, _ in folds], axis=0)
+    np.testing.assert_allclose(base[:, n_lin:n_lin + L], proba, atol=1e-10)
+
+    refit = LearnedScorer(n_folds=4, fold_average=False).fit(texts, y)
+    assert refit.fold_models_ is None and refit.logit_ is not None
+    assert refit.presence_ is not None
+    assert not any("averaged" in g for g in refit.feature_set)
+    held_out, truth = make_answers(120, seed=99, noise=0.0)
+    assert quadratic_weighted_kappa(truth, model.predict(held_out)) > 0.9
+    assert quadratic_weighted_kappa(truth, refit.predict(held_out)) > 0.9
+
+
+def test_models_saved_before_fold_average_still_predict(data):
+    """A model saved before ``fold_average`` existed has neither that parameter nor
+    ``fold_models_``: it predicts with its refitted base models, as it did."""
+    texts, y = data
+    model = LearnedScorer(n_folds=4, fold_average=False, meta_alpha=1.0).fit(texts, y)
+    held_out, _ = make_answers(40, seed=3)
+    before = model.decision_function(held_out)
+    del model.__dict__["fold_models_"], model.__dict__["fold_average"]
+    np.testing.assert_array_equal(model.decision_function(held_out), before)
+    assert not any("averaged" in g for g in model.feature_set)

@@ -20,9 +20,16 @@ and ``GridSearchCV``. How it works, in order:
    logistic and a ridge regression, and per cut-point an NB-SVM ("level k or above", each
    n-gram weighted by its log-count ratio). All give out-of-fold predictions;
    those, with the similarity features (also computed out of fold, so an answer never sees
-   itself or its own fold), feed a small linear meta-model. The ridge models are solved in
+   itself or its own fold), feed a small linear meta-model (a ridge regression, strongly
+   penalised: its inputs are many and closely related). The ridge models are solved in
    their dual form (an n x n kernel), which is what keeps training on thousands of answers
-   within seconds, and are turned into ordinary weight vectors for prediction.
+   within seconds, and are turned into ordinary weight vectors for prediction. The base
+   models used for prediction are the *fold models themselves*, averaged (``fold_average``):
+   the ridge weights are averaged, which costs nothing at prediction, and the classifiers'
+   probabilities are averaged. So the meta-model sees at prediction time what it was
+   trained on (predictions of models fitted on all folds but one), and the classifiers are
+   bagged; refitting the base models on all answers instead scored lower in repeated
+   cross-validation on training answers only.
 3. **Cut-points.** The meta-model's continuous output is turned into levels by thresholds
    tuned for quadratic weighted kappa on out-of-fold predictions.
 4. **Confidence.** How far an answer sits from the nearest cut-point, mapped through an
@@ -40,6 +47,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -485,6 +493,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         Folds for the out-of-fold stacking, cut-point tuning and calibration.
     meta_alpha:
         Ridge penalty of the meta-model over the standardised stacked features.
+    fold_average:
+        Predict with the average of the base models fitted for the out-of-fold stacking (see
+        step 2) rather than with base models refitted on all answers.
     stem_words:
         Strip a common English suffix ("ing", "ed", "ly", plural "s") from each word before
         the word n-grams are formed.
@@ -509,12 +520,13 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         n_neighbors: int = 5,
         n_folds: int = 5,
         logistic_C: float = 10.0,
-        meta_alpha: float = 1.0,
+        meta_alpha: float = 30.0,
         stem_words: bool = True,
         presence: bool = True,
         presence_C: float = 0.1,
         presence_alpha: float = 10.0,
         ordinal_C: float = 0.3,
+        fold_average: bool = True,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -533,6 +545,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.presence_C = presence_C
         self.presence_alpha = presence_alpha
         self.ordinal_C = ordinal_C
+        self.fold_average = fold_average
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -728,37 +741,71 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             if ratio is None:
                 cols.append(np.full((B.shape[0], 1), m))
             else:
-                cols.append(m.predict_proba(B.multiply(ratio).tocsr())[:, 1:2])
+                # the NB-SVM's probability, without building the reweighted matrix
+                z = B @ (ratio * m.coef_.ravel()) + m.intercept_[0]
+                cols.append(expit(z)[:, None])
         return np.hstack(cols)
 
     def _base_oof(self, Kw: np.ndarray, Kc: np.ndarray, T: np.ndarray,
                   folds: list[tuple[np.ndarray, np.ndarray]], Xt: sp.csr_matrix,
-                  y: np.ndarray) -> np.ndarray:
+                  y: np.ndarray, keep: list | None = None) -> np.ndarray:
+        """Out-of-fold predictions of every base model. With ``keep`` (a list), each fold's
+        models are appended to it: the dual ridge coefficients (kernel index, coefficients),
+        the logistic regression (or the only level seen in that fold) and the presence models."""
         kernels = ((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]
         out = None
         XL = self._logit_features(Xt)
         B = self._presence_features(XL) if self.presence else None
         for tr, va in folds:
             preds = []
+            duals = []
             mean = T[tr].mean(axis=0)
-            for K in kernels:
+            for which, K in enumerate(kernels):
                 Ktt, Kvt = self._centre(K, tr, va)
                 for A in self._solve(Ktt, T[tr]):
                     preds.append(Kvt @ A + mean)
+                    duals.append((which, A))
             if np.unique(y[tr]).size > 1:
-                preds.append(self._proba(self._logistic().fit(XL[tr], y[tr]), XL[va]))
+                logit = self._logistic().fit(XL[tr], y[tr])
             else:
-                only = np.zeros((len(va), len(self.levels_) + 1))
-                only[:, int(y[tr][0]) - int(self.levels_[0])] = 1.0
-                only[:, -1] = y[tr][0]
-                preds.append(only)
-            if B is not None:
-                preds.append(self._presence_predict(self._presence_fit(B[tr], y[tr]), B[va]))
+                logit = int(y[tr][0])
+            preds.append(self._fold_proba(logit, XL[va]))
+            presence = self._presence_fit(B[tr], y[tr]) if B is not None else None
+            if presence is not None:
+                preds.append(self._presence_predict(presence, B[va]))
+            if keep is not None:
+                keep.append({"duals": duals, "logit": logit, "presence": presence})
             P = np.hstack(preds)
             if out is None:
                 out = np.zeros((T.shape[0], P.shape[1]))
             out[va] = P
         return out
+
+    def _fold_proba(self, logit: LogisticRegression | int, X: sp.csr_matrix) -> np.ndarray:
+        """``_proba`` of a fold's logistic regression; a fold that saw one level only says
+        that level with certainty."""
+        if not isinstance(logit, (int, np.integer)):
+            return self._proba(logit, X)
+        only = np.zeros((X.shape[0], len(self.levels_) + 1))
+        only[:, int(logit) - int(self.levels_[0])] = 1.0
+        only[:, -1] = logit
+        return only
+
+    def _primal(self, Xw: sp.csr_matrix, Xc: sp.csr_matrix, duals: list,
+                t_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Word and character weights and intercepts of kernel ridge models given in dual
+        form (on the rows of ``Xw``/``Xc``), so a prediction is two sparse products."""
+        cw, cc = [], []
+        for which, A in duals:
+            A = A - A.mean(axis=0)  # the same as centring the features
+            fw, fc = ((0.5, 0.5), (1.0, 0.0), (0.0, 1.0))[which]
+            cw.append(fw * A)
+            cc.append(fc * A)
+        coef_w = np.asarray(Xw.T @ np.hstack(cw))
+        coef_c = np.asarray(Xc.T @ np.hstack(cc))
+        mean_w = np.asarray(Xw.mean(axis=0)).ravel()
+        mean_c = np.asarray(Xc.mean(axis=0)).ravel()
+        return coef_w, coef_c, np.tile(t_mean, len(cw)) - mean_w @ coef_w - mean_c @ coef_c
 
     def _n_kernels(self) -> int:
         return 3  # words and characters together, words alone, characters alone
@@ -766,6 +813,14 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
     def _base_predict(self, Xw: sp.csr_matrix, Xc: sp.csr_matrix) -> np.ndarray:
         lin = np.asarray(Xw @ self.coef_word_) + np.asarray(Xc @ self.coef_char_) + self.intercept_
         XL = self._logit_features(self._joint(Xw, Xc))
+        fold_models = getattr(self, "fold_models_", None)  # None in models saved before it existed
+        if fold_models is not None:  # the average of the stacking folds' models
+            parts = [lin, np.mean([self._fold_proba(f["logit"], XL) for f in fold_models], axis=0)]
+            if fold_models[0]["presence"] is not None:
+                B = self._presence_features(XL)
+                parts.append(np.mean([self._presence_predict(f["presence"], B)
+                                      for f in fold_models], axis=0))
+            return np.hstack(parts)
         parts = [lin, self._proba(self.logit_, XL)]
         presence = getattr(self, "presence_", None)  # None in models saved before it existed
         if presence is not None:
@@ -841,7 +896,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         T = self._targets(y)
         Kw = (Xw @ Xw.T).toarray()
         Kc = (Xc @ Xc.T).toarray()
-        base_oof = self._base_oof(Kw, Kc, T, folds, Xt, y)
+        kept: list | None = [] if self.fold_average else None
+        base_oof = self._base_oof(Kw, Kc, T, folds, Xt, y, keep=kept)
         sims_oof = None
         for tr, va in folds:
             part = self._similarity_features(Xt[va], Z[va], self._centroids(Xt[tr], y[tr]),
@@ -877,25 +933,32 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.scaler_ = StandardScaler().fit(S_oof)
         self.meta_ = Ridge(alpha=self.meta_alpha).fit(self.scaler_.transform(S_oof), y)
 
-        # final base models on all answers, turned into primal weights for fast prediction
-        everything = np.arange(n)
-        mean_w = np.asarray(Xw.mean(axis=0)).ravel()
-        mean_c = np.asarray(Xc.mean(axis=0)).ravel()
-        cw, cc = [], []
-        for which, K in enumerate(((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]):
-            Ktt, _ = self._centre(K, everything, everything[:1])
-            fw, fc = ((0.5, 0.5), (1.0, 0.0), (0.0, 1.0))[which]
-            for A in self._solve(Ktt, T):
-                A = A - A.mean(axis=0)  # the same as centring the features
-                cw.append(fw * A)
-                cc.append(fc * A)
-        self.coef_word_ = np.asarray(Xw.T @ np.hstack(cw))
-        self.coef_char_ = np.asarray(Xc.T @ np.hstack(cc))
-        self.intercept_ = (np.tile(T.mean(axis=0), len(cw))
-                           - mean_w @ self.coef_word_ - mean_c @ self.coef_char_)
-        self.logit_ = self._logistic().fit(self._logit_features(Xt), y)
-        self.presence_ = (self._presence_fit(self._presence_features(self._logit_features(Xt)), y)
-                          if self.presence else None)
+        if kept is not None:
+            # base models for prediction: the average of the fold models whose out-of-fold
+            # predictions trained the meta-model (the ridge weights averaged, which is the
+            # same as averaging their predictions; the classifiers' probabilities averaged)
+            primal = [self._primal(Xw[tr], Xc[tr], part["duals"], T[tr].mean(axis=0))
+                      for (tr, _), part in zip(folds, kept)]
+            self.coef_word_ = np.mean([p[0] for p in primal], axis=0)
+            self.coef_char_ = np.mean([p[1] for p in primal], axis=0)
+            self.intercept_ = np.mean([p[2] for p in primal], axis=0)
+            self.fold_models_ = [{"logit": part["logit"], "presence": part["presence"]}
+                                 for part in kept]
+            self.logit_ = None
+            self.presence_ = None
+        else:
+            # final base models on all answers, turned into primal weights for fast prediction
+            everything = np.arange(n)
+            duals = []
+            for which, K in enumerate(((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]):
+                Ktt, _ = self._centre(K, everything, everything[:1])
+                duals += [(which, A) for A in self._solve(Ktt, T)]
+            self.coef_word_, self.coef_char_, self.intercept_ = self._primal(
+                Xw, Xc, duals, T.mean(axis=0))
+            self.fold_models_ = None
+            self.logit_ = self._logistic().fit(self._logit_features(Xt), y)
+            self.presence_ = (self._presence_fit(self._presence_features(self._logit_features(Xt)),
+                                                 y) if self.presence else None)
         self.centroids_ = self._centroids(Xt, y)
         self.train_proj_ = Z
         self.train_y_ = y
@@ -974,8 +1037,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             f"top-{self.n_neighbors} neighbour similarity per level (out-of-fold)",
             "lexical ratios (length-free)",
         ]
-        if getattr(self, "presence_", None) is not None:
+        fold_models = getattr(self, "fold_models_", None)
+        if getattr(self, "presence_", None) is not None or (
+                fold_models and fold_models[0]["presence"] is not None):
             groups.append("word n-gram presence (logistic, ridge, cumulative NB-SVM)")
+        if fold_models:
+            groups.append(f"base models averaged over the {len(fold_models)} stacking folds")
         if self.reference is not None:
             groups.append("key answer similarity")
         if getattr(self, "uses_keys_", False):
