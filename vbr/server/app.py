@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vbr.server import problems
 from vbr.server.idempotency import IdempotencyStore, WriteLock
 from vbr.server.keys import KeyStore, utcnow
+from vbr.store.db import relaxed_commit_engine
 
 log = logging.getLogger("vbr.server")
 API_PREFIX = "/v1"
@@ -105,8 +106,10 @@ def create_app(engine: Any = None, *, settings: Settings | None = None) -> FastA
     if settings.sqlite_synchronous:
         sqlite_synchronous(engine.store.engine, settings.sqlite_synchronous)
     lock = WriteLock(engine.store.engine.dialect.name)
-    idempotency = IdempotencyStore(engine.store.engine, ttl=settings.idempotency_ttl, clock=settings.clock,
-                                   lock=lock)
+    # idempotency records are a cache of answers: on PostgreSQL their commits do not wait for the
+    # disk (a record lost in an OS crash is a 409 for a few minutes, then the natural key's 200)
+    idempotency = IdempotencyStore(relaxed_commit_engine(engine.store.engine), ttl=settings.idempotency_ttl,
+                                   clock=settings.clock, lock=lock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
