@@ -7,7 +7,6 @@ each test gets fresh schemas in the main and equality databases, dropped afterwa
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import uuid
 import warnings
@@ -89,45 +88,3 @@ def test_a_thousand_concurrent_submissions_on_postgres(pg_svc):
 def test_log_pages_on_postgres(pg_svc):
     test_log_route.test_pages_walk_the_tenants_entries_in_order_and_never_another_tenants(pg_svc)
 
-
-def test_idempotency_records_do_not_wait_for_the_disk_but_the_store_does(clock):
-    """On PostgreSQL the idempotency records (a cache of answers) are written on sessions with
-    synchronous_commit off, the store's own on sessions as configured (here: on, from the URL),
-    and the records work the same."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from vbr.server.idempotency import IdempotencyStore
-    from vbr.store import Store, db
-
-    base = make_url(PG_URL)
-    schema = f"srv_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = base.update_query_dict({"options": f"-csearch_path={schema} -csynchronous_commit=on"})
-    main = url.render_as_string(hide_password=False)
-    try:
-        store = Store(main)
-        from vbr.server.migrations import SERVER
-        db.migrate(store.engine, SERVER)
-        relaxed = db.relaxed_commit_engine(store.engine)
-        assert relaxed is not store.engine and db.relaxed_commit_engine(store.engine) is relaxed
-        with store.engine.connect() as conn:
-            assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
-        with relaxed.connect() as conn:
-            assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
-            assert conn.execute(text("SHOW search_path")).scalar_one() == schema  # same database and schema
-        idem = IdempotencyStore(relaxed, ttl=dt.timedelta(hours=24), clock=clock)
-        assert idem.claim("t1", "k1", "POST", "/v1/x", "d1") is None
-        idem.finish("t1", "k1", 201, {"ok": True})
-        assert idem.claim("t1", "k1", "POST", "/v1/x", "d1") == (201, {"ok": True})
-        store.engine.dispose()  # the relaxed engine goes with it
-        assert id(store.engine) not in db._RELAXED
-    finally:
-        e = db._ENGINES.pop(main, None)
-        if e is not None:
-            e.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
