@@ -20,7 +20,10 @@ system, all its processes, read from /proc) and the load average when the phase 
 busy machine shows in the figures. Stores: SQLite (the store's default
 ``synchronous=FULL``, and ``NORMAL``), and PostgreSQL when ``VBR_BENCH_PG_URL`` is set (a
 database URL such as ``scripts/postgres.sh`` prints; the benchmark works in a scratch schema
-there and in the ``<database>_equality`` sibling, and drops them afterwards).
+there and in the ``<database>_equality`` sibling, and drops them afterwards), and again when
+``VBR_BENCH_PG_DURABLE_URL`` is set (``VBR_PG_DURABLE=1 bash scripts/postgres.sh``: a server
+whose commits wait for the disk, as in production, where the test server's do not). Each
+PostgreSQL row says which it was, read from the server's own settings.
 
     python benchmarks/http_load.py [--requests 2000] [--seconds 20] [--concurrency 16] [--rate 200]
 
@@ -384,6 +387,20 @@ def pg_schema(url: str):
             eng.dispose()
 
 
+def pg_durability(url: str) -> str:
+    """Say which kind of PostgreSQL was measured: a commit that waits for the disk or one that
+    does not are different servers, and the figures must not be mistaken for each other."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            fsync, sync = (conn.execute(text(f"SHOW {name}")).scalar() for name in ("fsync", "synchronous_commit"))
+    finally:
+        eng.dispose()
+    return "durable" if fsync == "on" and sync != "off" else f"fsync {fsync}, sync commit {sync}"
+
+
 def report(rows: list[dict]) -> None:
     print(f"{'store':<22} {'phase':<14} {'n':>6} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9} "
           f"{'cpu ms/req':>10} {'load':>5}")
@@ -415,8 +432,10 @@ def main() -> None:
     ap.add_argument("--closed", default="health,submit,scores,mixed",
                     help="closed-loop phases to run, comma-separated (empty for none)")
     ap.add_argument("--seed", type=int, default=200, help="applications stored and scored before the phases")
-    ap.add_argument("--stores", default="full,normal,postgresql",
-                    help="which to run, comma-separated: full, normal (SQLite synchronous), postgresql")
+    ap.add_argument("--stores", default="full,normal,postgresql,postgresql-durable",
+                    help="which to run, comma-separated: full, normal (SQLite synchronous), postgresql "
+                         "($VBR_BENCH_PG_URL), postgresql-durable ($VBR_BENCH_PG_DURABLE_URL; a server with "
+                         "fsync and synchronous_commit on, as VBR_PG_DURABLE=1 bash scripts/postgres.sh starts)")
     ap.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
                     help="extra argument for vbr serve (repeat), e.g. --serve-arg=--workers --serve-arg=2")
     args = ap.parse_args()
@@ -436,12 +455,15 @@ def main() -> None:
                 continue
             db = f"sqlite:///{d / 'vbr.sqlite'}"
             rows += run_store(label, db, None, extra + args.serve_arg, args)
-        pg = os.environ.get("VBR_BENCH_PG_URL")
-        if "postgresql" in stores and pg:
-            with pg_schema(pg) as (main, equality):
-                rows += run_store("postgresql", main, equality, list(args.serve_arg), args)
-        elif "postgresql" in stores:
-            print("(PostgreSQL skipped: set VBR_BENCH_PG_URL to a scratch database to include it)")
+        for store, env in (("postgresql", "VBR_BENCH_PG_URL"), ("postgresql-durable", "VBR_BENCH_PG_DURABLE_URL")):
+            pg = os.environ.get(env)
+            if store in stores and pg:
+                with pg_schema(pg) as (main, equality):
+                    rows += run_store(f"postgresql ({pg_durability(main)})", main, equality, list(args.serve_arg),
+                                      args)
+            elif store in stores:
+                print(f"({store} skipped: set {env} to include it, e.g. "
+                      f"{env}=$({'VBR_PG_DURABLE=1 ' if 'DURABLE' in env else ''}bash scripts/postgres.sh))")
     report(rows)
 
 

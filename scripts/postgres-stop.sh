@@ -2,9 +2,10 @@
 # Stop the test PostgreSQL server started by scripts/postgres.sh.
 #   bash scripts/postgres-stop.sh           # stop it, keep its data directory
 #   bash scripts/postgres-stop.sh --purge   # stop it and delete $VBR_PG_DIR
+#   VBR_PG_DURABLE=1 bash scripts/postgres-stop.sh   # the durable cluster instead
 set -euo pipefail
 
-PG_DIR="${VBR_PG_DIR:-/tmp/vbr-pg}"
+if [ "${VBR_PG_DURABLE:-0}" = 1 ]; then PG_DIR="${VBR_PG_DIR:-/tmp/vbr-pg-durable}"; else PG_DIR="${VBR_PG_DIR:-/tmp/vbr-pg}"; fi
 DATA="$PG_DIR/data"
 
 BIN="$( (pg_config --bindir 2>/dev/null) || true)"

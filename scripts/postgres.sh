@@ -4,6 +4,8 @@
 #   bash scripts/postgres.sh          # prints e.g. postgresql+psycopg://vbr:vbr@127.0.0.1:55432/vbr_test
 #   export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)
 #   bash scripts/postgres-stop.sh     # stop it (add --purge to delete its data directory)
+#   VBR_PG_DURABLE=1 bash scripts/postgres.sh        # a second cluster with PostgreSQL's durable
+#   VBR_PG_DURABLE=1 bash scripts/postgres-stop.sh   # defaults, for benchmarks (see below)
 #
 # Idempotent and quick when the server is already running. As root on Debian it installs the
 # distribution's `postgresql` package if it is missing (apt, non-interactively) and runs the
@@ -12,13 +14,25 @@
 # /tmp/vbr-pg), listens only on 127.0.0.1:$VBR_PG_PORT (default 55432) plus a Unix socket in
 # that directory, and is tuned for tests (fsync off): never keep data you care about in it.
 #
+# With VBR_PG_DURABLE=1 it starts a separate cluster (default /tmp/vbr-pg-durable, port 55433)
+# that keeps PostgreSQL's durable defaults (fsync, synchronous_commit and full_page_writes on):
+# each commit waits for its WAL to reach the disk, as in production. benchmarks/http_load.py
+# measures both so the figures say which one they are.
+#
 # It creates the role vbr (password vbr, CREATEDB) and the databases vbr_test and
 # vbr_test_equality (what vbr derives for the equality store of vbr_test), both owned by vbr.
 # All progress goes to stderr; stdout is only the URL.
 set -euo pipefail
 
-PG_DIR="${VBR_PG_DIR:-/tmp/vbr-pg}"
-PG_PORT="${VBR_PG_PORT:-55432}"
+DURABLE="${VBR_PG_DURABLE:-0}"
+case "$DURABLE" in 0|1) ;; *) echo "postgres.sh: VBR_PG_DURABLE must be 0 or 1, not '$DURABLE'" >&2; exit 2 ;; esac
+if [ "$DURABLE" = 1 ]; then
+    PG_DIR="${VBR_PG_DIR:-/tmp/vbr-pg-durable}"
+    PG_PORT="${VBR_PG_PORT:-55433}"
+else
+    PG_DIR="${VBR_PG_DIR:-/tmp/vbr-pg}"
+    PG_PORT="${VBR_PG_PORT:-55432}"
+fi
 PG_USER="${VBR_PG_USER:-vbr}"
 PG_PASSWORD="${VBR_PG_PASSWORD:-vbr}"
 PG_DB="${VBR_PG_DB:-vbr_test}"
@@ -79,15 +93,22 @@ if [ ! -s "$DATA/PG_VERSION" ]; then
         || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
     cat >>"$DATA/postgresql.conf" <<EOF
 
-# vbr test cluster (scripts/postgres.sh): loopback only, fast and not durable.
+# vbr cluster (scripts/postgres.sh): loopback only.
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$SOCK'
 max_connections = 200
+EOF
+    if [ "$DURABLE" = 1 ]; then
+        echo "# durable: PostgreSQL's defaults for fsync, synchronous_commit, full_page_writes" >>"$DATA/postgresql.conf"
+    else
+        cat >>"$DATA/postgresql.conf" <<EOF
+# tests: fast and not durable
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+    fi
 fi
 as_pg mkdir -p "$SOCK"
 
