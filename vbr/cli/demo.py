@@ -88,7 +88,7 @@ def _show_scores(engine, rubric, scores) -> None:
     if example is None:
         return
     texts = {(r["application_id"], r["question_id"]): r["redacted_text"]
-             for r in engine.store.responses("demo") if r["application_id"] == example.application_id}
+             for r in engine.store.responses("demo", application_id=example.application_id)}
     answer = texts.get((example.application_id, example.question_id)) or ""
     shown = Text(answer)
     for span in example.evidence:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
-from vbr.models import Rubric
+from vbr.models import ReviewFlag, Rubric
 
 ACCEPTED = "score.accepted"
 
@@ -144,34 +144,38 @@ def _structured_text(raw: str | None) -> str | None:
     return "; ".join(parts) or None
 
 
+def _stored_flags(raw: str | None) -> list[ReviewFlag]:
+    return [] if not raw or raw == "[]" else [ReviewFlag(**f) for f in json.loads(raw)]
+
+
 def scorer_flags(engine, row: Mapping[str, Any]) -> list[Any]:
-    """The flags of a score row; for a person's override, the flags of the scorer's row it replaced
-    (so a flagged score stays marked, and stays in place, after someone has dealt with it)."""
+    """The flags of a score row (a current score, or a :meth:`~vbr.store.Store.score_states`
+    row); for a person's override, the flags of the scorer's row it replaced (so a flagged score
+    stays marked, and stays in place, after someone has dealt with it)."""
     if row["source"] != "override":
-        return list(row["score"].flags)
+        return list(row["score"].flags) if "score" in row else _stored_flags(row["flags"])
     history = engine.store.score_history(row["application_id"], row["question_id"], row["value_id"])
     scored = [h for h in history if h["source"] != "override"]
-    if not scored:
-        return []
-    from vbr.models import ReviewFlag
-
-    return [ReviewFlag(**f) for f in json.loads(scored[-1]["flags"] or "[]")]
+    return _stored_flags(scored[-1]["flags"]) if scored else []
 
 
-def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any]) -> list[dict[str, Any]]:
-    """One row per application: reference, scores, flags, reviewed; flagged first, then by reference."""
+def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
+                        states: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per application: reference, scores, flags, reviewed; flagged first, then by reference.
+
+    ``states`` are the campaign's :meth:`~vbr.store.Store.score_states`, when the caller has
+    them already (a page shows the list and the progress from one read)."""
     apps = {a["id"]: a for a in engine.store.applications(campaign_id)}
     rows: dict[str, dict[str, Any]] = {
         a: {"id": a, "ref": reference(app), "scores": 0, "flagged": 0, "reviewed": 0, "flags": set()}
         for a, app in apps.items()}
-    for row in engine.store.current_scores(campaign_id):
+    for row in engine.store.score_states(campaign_id) if states is None else states:
         r = rows.get(row["application_id"])
         if r is None:
             continue
-        score = row["score"]
         r["scores"] += 1
         r["reviewed"] += is_reviewed(row, accepted)
-        flags = scorer_flags(engine, row) if row["source"] == "override" else score.flags
+        flags = scorer_flags(engine, row)
         if flags:
             r["flagged"] += 1
             r["flags"].update(FLAG_WORDS.get(f.code, f.code) for f in flags)
@@ -182,8 +186,9 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any]) -
     return out
 
 
-def progress(engine, campaign_id: str, accepted: Mapping[int, Any]) -> dict[str, int]:
-    rows = engine.store.current_scores(campaign_id)
+def progress(engine, campaign_id: str, accepted: Mapping[int, Any],
+             states: Sequence[Mapping[str, Any]] | None = None) -> dict[str, int]:
+    rows = engine.store.score_states(campaign_id) if states is None else states
     done = sum(is_reviewed(r, accepted) for r in rows)
     return {"done": done, "total": len(rows), "percent": round(100 * done / len(rows)) if rows else 0}
 
@@ -195,12 +200,10 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
     values = {v.id: v for v in rubric.values}
     indicators = {i.id: i for v in rubric.values for i in v.indicators}
     questions = {q.id: q for q in rubric.questions}
-    responses = {r["question_id"]: r for r in engine.store.responses(campaign["id"])
-                 if r["application_id"] == application_id}
+    responses = {r["question_id"]: r for r in engine.store.responses(campaign["id"], application_id=application_id)}
     by_question: dict[str, list[dict[str, Any]]] = {}
-    for row in engine.store.current_scores(campaign["id"]):
-        if row["application_id"] == application_id:
-            by_question.setdefault(row["question_id"], []).append(row)
+    for row in engine.store.current_scores(campaign["id"], application_id=application_id):
+        by_question.setdefault(row["question_id"], []).append(row)
     answers = []
     for qid in campaign["question_ids"]:
         resp = responses.get(qid)

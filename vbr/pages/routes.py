@@ -105,7 +105,7 @@ def campaigns(request: Request) -> Response:
         if c["tenant"] != who.tenant:
             continue
         row = {"id": c["id"], "title": c["title"], "rubric": c["rubric_ref"],
-               "applications": len(vbr.store.application_ids(c["id"]))}
+               "applications": vbr.store.application_count(c["id"])}
         if who.role == RECRUITER:
             row["progress"] = rv.progress(vbr, c["id"], rv.accepted_rows(vbr.store.log, c["id"]))
         if who.role == OFFICER:
@@ -139,9 +139,10 @@ def review_list(campaign_id: str, request: Request) -> Response:
         return refused
     vbr = web.engine(request)
     accepted = rv.accepted_rows(vbr.store.log, campaign_id)
-    summaries = rv.candidate_summaries(vbr, campaign_id, accepted)
+    states = vbr.store.score_states(campaign_id)
+    summaries = rv.candidate_summaries(vbr, campaign_id, accepted, states)
     return web.render(request, "review_list.html", who=who, campaign=campaign, candidates=summaries,
-                      progress=rv.progress(vbr, campaign_id, accepted),
+                      progress=rv.progress(vbr, campaign_id, accepted, states),
                       next_id=rv.next_unreviewed(summaries),
                       warning=rv.rubber_stamp(vbr.store.log, campaign_id, who.key_id, policy(request)))
 
@@ -153,12 +154,13 @@ def _candidate_page(request: Request, who: Principal, campaign: dict, applicatio
     _, rubric = vbr.campaign_rubric(campaign["id"])
     accepted = rv.accepted_rows(vbr.store.log, campaign["id"])
     cand = rv.candidate_view(vbr, rubric, campaign, application_id, accepted)
-    summaries = rv.candidate_summaries(vbr, campaign["id"], accepted)
+    states = vbr.store.score_states(campaign["id"])
+    summaries = rv.candidate_summaries(vbr, campaign["id"], accepted, states)
     ids = [s["id"] for s in summaries]
     i = ids.index(application_id) if application_id in ids else 0
     return web.render(
         request, "candidate.html", status=status, who=who, campaign=campaign, cand=cand,
-        progress=rv.progress(vbr, campaign["id"], accepted), errors=errors or {}, values=values or {},
+        progress=rv.progress(vbr, campaign["id"], accepted, states), errors=errors or {}, values=values or {},
         notice=notice or NOTICES.get(request.query_params.get("msg", "")),
         prev_id=ids[i - 1] if i > 0 else None, next_id=ids[i + 1] if i + 1 < len(ids) else None,
         next_todo=rv.next_unreviewed(summaries, after=application_id), position=i + 1, count=len(ids),

@@ -13,17 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from vbr.store.db import one_statement
+from vbr.store.records import latest_scores_sql
 
 
-def _current_scores_sql(one_application: bool):
-    return text("SELECT s.* FROM scores s JOIN applications a ON a.id = s.application_id WHERE a.campaign_id = :c"
-                + (" AND s.application_id = :a" if one_application else "")
-                + " AND s.id = (SELECT MAX(id) FROM scores t WHERE t.application_id = s.application_id"
-                  " AND t.question_id = s.question_id AND t.value_id = s.value_id)"
-                  " ORDER BY s.application_id, s.question_id, s.value_id LIMIT :limit OFFSET :offset")
-
-
-_CURRENT_SCORES = {False: _current_scores_sql(False), True: _current_scores_sql(True)}
+_CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one) + " LIMIT :limit OFFSET :offset") for one in (False, True)}
 
 
 def current_scores(engine: Engine, campaign_id: str, *, application_id: str | None = None,

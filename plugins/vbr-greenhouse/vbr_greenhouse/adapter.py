@@ -262,8 +262,8 @@ class GreenhouseAdapter:
         return f"{public_url.rstrip('/')}{self.settings.prefix}/take/{row['take_token']}"
 
     def _levels(self, row: Mapping[str, Any]) -> list[int]:
-        return [s["level"] for s in self.engine.store.current_scores(row["campaign_id"])
-                if s["application_id"] == row["application_id"]]
+        return [s["level"] for s in self.engine.store.current_scores(row["campaign_id"],
+                                                                     application_id=row["application_id"])]
 
     def _scale(self, campaign: Mapping[str, Any]) -> str:
         try:
@@ -359,7 +359,7 @@ class GreenhouseAdapter:
         if self.settings.scorer not in scorers:
             log.error("scorer %r is not installed; interview %s stays incomplete", self.settings.scorer, row["id"])
             return
-        mine = [r for r in self.engine.store.responses(campaign_id) if r["application_id"] == row["application_id"]]
+        mine = self.engine.store.responses(campaign_id, application_id=row["application_id"])
         items = [Response(application_id=r["application_id"], question_id=r["question_id"], text=r["redacted_text"])
                  for r in mine]
         results = score_answers(rubric, items, scorers[self.settings.scorer],

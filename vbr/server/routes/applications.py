@@ -96,5 +96,5 @@ def get_application(application_id: str = ApplicationId, who: Principal = Depend
     row = scope.application(vbr, who, application_id)
     answers = [{"question_id": r["question_id"], "text": r["redacted_text"],
                 "structured": json.loads(r["structured"]) if r["structured"] else None}
-               for r in vbr.store.responses(row["campaign_id"]) if r["application_id"] == application_id]
+               for r in vbr.store.responses(row["campaign_id"], application_id=application_id)]
     return {**application_out(row), "answers": answers}
