@@ -128,7 +128,11 @@ class _ScoresListener:
         self.adapter = adapter
 
     @hookimpl
-    def vbr_scores_ready(self, campaign_id, scores):
+    def vbr_scores_ready(self, campaign_id, scores, store):
+        # The plugin system may be shared by several engines (one process serving more than one
+        # database, a test run, a benchmark): act only on scores stored in this adapter's database.
+        if store is None or getattr(store, "url", None) != self.adapter.engine.store.url:
+            return
         try:
             self.adapter.on_scores_ready(campaign_id, scores)
         except Exception:  # noqa: BLE001 - an event handler must not undo the scoring
@@ -147,8 +151,9 @@ class GreenhouseAdapter:
         self.clock = clock
         self._delivering = threading.Lock()
         migrate(self.db, MIGRATIONS)
-        # Hear this engine's scoring events (and only this engine's): scores stored through vbr
-        # itself (its API, CLI or Engine.score) complete the matching interviews.
+        # Hear this engine's scoring events (and only this engine's, told apart by the store each
+        # event comes from): scores stored through vbr itself (its API, CLI or Engine.score)
+        # complete the matching interviews.
         pm = getattr(getattr(engine, "plugins", None), "pm", None)
         if pm is not None:
             pm.register(_ScoresListener(self), name=f"vbr-greenhouse-listener-{id(self)}")
