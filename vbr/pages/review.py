@@ -159,6 +159,14 @@ def scorer_flags(engine, row: Mapping[str, Any]) -> list[Any]:
     return _stored_flags(scored[-1]["flags"]) if scored else []
 
 
+def _flag_codes(engine, row: Mapping[str, Any]) -> list[str]:
+    """The codes of :func:`scorer_flags`, without building the flags (the list shows codes only)."""
+    if row["source"] == "override" or "flags" not in row:
+        return [f.code for f in scorer_flags(engine, row)]
+    raw = row["flags"]
+    return [] if not raw or raw == "[]" else [f["code"] for f in json.loads(raw)]
+
+
 def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
                         states: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One row per application: reference, scores, flags, reviewed; flagged first, then by reference.
@@ -175,10 +183,10 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
             continue
         r["scores"] += 1
         r["reviewed"] += is_reviewed(row, accepted)
-        flags = scorer_flags(engine, row)
-        if flags:
+        codes = _flag_codes(engine, row)
+        if codes:
             r["flagged"] += 1
-            r["flags"].update(FLAG_WORDS.get(f.code, f.code) for f in flags)
+            r["flags"].update(FLAG_WORDS.get(code, code) for code in codes)
     out = sorted(rows.values(), key=lambda r: (r["flagged"] == 0, r["ref"]))  # stable while reviewing
     for r in out:
         r["flags"] = sorted(r["flags"])
