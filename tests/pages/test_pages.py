@@ -209,6 +209,32 @@ def test_candidates_are_shown_by_reference_and_flagged_first(pages):
         assert f">{name}" not in page and f" {name} " not in page
 
 
+def test_the_review_list_pages_through_candidates_in_list_order(pages, monkeypatch):
+    import vbr.pages.routes as routes
+
+    monkeypatch.setattr(routes, "LIST_PAGE", 15)
+    pages.sign_in("recruiter")
+    order = [s["id"] for s in rv.candidate_summaries(pages.engine, CAMPAIGN, {})]
+    assert len(order) == 40
+    shown, captions = [], []
+    for page in (1, 2, 3):
+        html = pages.client.get(f"{REVIEW}?page={page}").text
+        shown += re.findall(r'<th scope="row"><a href="/pages/campaigns/[\w-]+/review/([\w-]+)"', html)
+        captions.append(re.search(r"<caption>(.*?)</caption>", html).group(1))
+        assert f"Page {page} of 3" in html
+        assert ('rel="prev"' in html) == (page > 1) and ('rel="next"' in html) == (page < 3)
+        assert "<b>40</b><span>candidates</span>" in html  # the facts count the whole campaign
+    assert shown == order  # every candidate once, flagged first, as the candidate pages step through them
+    assert captions == ["Candidates (1–15 of 40)", "Candidates (16–30 of 40)", "Candidates (31–40 of 40)"]
+    # out-of-range and malformed page numbers show the nearest page, never an error
+    assert "Page 3 of 3" in pages.client.get(f"{REVIEW}?page=99").text
+    assert "Page 1 of 3" in pages.client.get(f"{REVIEW}?page=0").text
+    assert "Page 1 of 3" in pages.client.get(f"{REVIEW}?page=two").text
+    monkeypatch.setattr(routes, "LIST_PAGE", 100)
+    html = pages.client.get(REVIEW).text
+    assert "<caption>Candidates (40)</caption>" in html and "Pages of candidates" not in html
+
+
 def test_highlight_skips_structured_spans_and_overlaps_and_escapes():
     spans = [
         {"start": 0, "end": 5, "indicator_id": "a", "polarity": "positive", "label": "L1", "key": "q/v", "anchor_id": "x"},

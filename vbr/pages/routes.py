@@ -132,6 +132,9 @@ def _recruiter(request: Request, campaign_id: str) -> tuple[Principal | None, di
     return who, campaign, None
 
 
+LIST_PAGE = 100  # candidates a page of the review list shows (in the list's order: flagged first)
+
+
 @router.get("/campaigns/{campaign_id}/review")
 def review_list(campaign_id: str, request: Request) -> Response:
     who, campaign, refused = _recruiter(request, campaign_id)
@@ -141,7 +144,15 @@ def review_list(campaign_id: str, request: Request) -> Response:
     accepted = rv.accepted_rows(vbr.store.log, campaign_id)
     states = vbr.store.score_states(campaign_id)
     summaries = rv.candidate_summaries(vbr, campaign_id, accepted, states)
+    pages = max(1, -(-len(summaries) // LIST_PAGE))
+    try:
+        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    start = (page - 1) * LIST_PAGE
     return web.render(request, "review_list.html", who=who, campaign=campaign, candidates=summaries,
+                      shown=summaries[start:start + LIST_PAGE], first=start + 1, page=page, pages=pages,
+                      page_size=LIST_PAGE,
                       progress=rv.progress(vbr, campaign_id, accepted, states),
                       next_id=rv.next_unreviewed(summaries),
                       warning=rv.rubber_stamp(vbr.store.log, campaign_id, who.key_id, policy(request)))
