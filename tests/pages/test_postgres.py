@@ -1,45 +1,23 @@
 """The pages on PostgreSQL (skipped without ``VBR_TEST_PG_URL``; start a server with
 ``export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)``): a double-submitted override makes one
 override, the form lock is a PostgreSQL advisory lock, so it holds across server processes, and
-a campaign's pages read only that campaign's log entries."""
+a campaign's pages read only that campaign's log entries. Each test gets a fresh schema
+(``tests.pg``)."""
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 
 import pytest
 
 from tests.pages.conftest import CAMPAIGN, FakeClock, Pages, pages_plugins, seed
-
-PG_ENV = "VBR_TEST_PG_URL"
+from tests.pg import fresh_schema
 
 
 @pytest.fixture
 def pg_url():
-    url = os.environ.get(PG_ENV, "").strip()
-    if not url:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV}; start a server with `export {PG_ENV}=$(bash scripts/postgres.sh)`")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    schema = f"t_pages_{uuid.uuid4().hex[:10]}"
-    admins = [create_engine(base), create_engine(base.set(database=f"{base.database}_equality"))]
-    for eng in admins:
-        with eng.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    main = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    yield main
-    from vbr.store import db
-
-    for key in [k for k in db._ENGINES if schema in k]:
-        db._ENGINES.pop(key).dispose()
-    for eng in admins:
-        with eng.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        eng.dispose()
+    with fresh_schema("t_pages_") as schema:
+        yield schema.main_url
 
 
 def test_double_submitted_override_on_postgres_makes_one_override(pg_url):

@@ -2,59 +2,33 @@
 concurrent submissions (no write lock there: the database arbitrates).
 
 Runs when ``VBR_TEST_PG_URL`` is set (``export VBR_TEST_PG_URL=$(bash scripts/postgres.sh)``);
-each test gets fresh schemas in the main and equality databases, dropped afterwards.
+each test gets fresh schemas in the main and equality databases, dropped afterwards (``tests.pg``).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 
 import pytest
 
+from tests.pg import fresh_schema
 from tests.server import test_concurrency, test_flow, test_idempotency, test_log_route
 from tests.server.conftest import Service
-
-PG_URL = os.environ.get("VBR_TEST_PG_URL")
-pytestmark = pytest.mark.skipif(not PG_URL, reason="set VBR_TEST_PG_URL (bash scripts/postgres.sh) for PostgreSQL")
 
 
 @pytest.fixture
 def pg_svc(clock):
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     from vbr.engine import Engine
     from vbr.server.app import Settings, create_app
-    from vbr.store import db
 
-    base = make_url(PG_URL)
-    schema = f"srv_{uuid.uuid4().hex[:12]}"
-    admins = [create_engine(base), create_engine(base.set(database=f"{base.database}_equality"))]
-    for eng in admins:
-        with eng.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    main = url.render_as_string(hide_password=False)
-    equality = url.set(database=f"{base.database}_equality").render_as_string(hide_password=False)
-    try:
-        engine = Engine(main, equality_db=equality)
+    with fresh_schema("srv_") as schema:
+        engine = Engine(schema.main_url, equality_db=schema.equality_url)
         app = create_app(engine, settings=Settings(clock=clock))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from fastapi.testclient import TestClient
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Service(client, engine, clock, app)
-    finally:
-        for u in (main, equality):
-            e = db._ENGINES.pop(u, None)
-            if e is not None:
-                e.dispose()
-        for eng in admins:
-            with eng.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            eng.dispose()
 
 
 def test_flow_on_postgres(pg_svc):

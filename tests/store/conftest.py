@@ -7,56 +7,20 @@ Start a server and point the tests at it with::
 Each PostgreSQL test gets a fresh schema (``t_<random>``, selected through ``search_path`` in
 the URL) in the server's database, and the same schema in ``<database>_equality`` for the
 equality store (the database vbr derives for it; the script creates both). The schemas are
-dropped afterwards. Without ``VBR_TEST_PG_URL`` the PostgreSQL variants are skipped with a
-reason; with it set, a server that cannot be reached is an error, not a skip.
+dropped afterwards (``tests.pg.fresh_schema``). Without ``VBR_TEST_PG_URL`` the PostgreSQL
+variants are skipped with a reason; with it set, a server that cannot be reached is an error, not
+a skip.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-PG_ENV = "VBR_TEST_PG_URL"
-SKIP_REASON = (f"PostgreSQL tests need {PG_ENV}; start a server with "
-               f"`export {PG_ENV}=$(bash scripts/postgres.sh)`")
-
-
-@dataclass
-class PgServer:
-    url: str  # the database vbr_test (or whatever the URL names)
-    admin: object  # sqlalchemy Engine on that database
-    equality_admin: object  # sqlalchemy Engine on <database>_equality
-
-    def fresh(self) -> "Backend":
-        from sqlalchemy import text
-        from sqlalchemy.engine import make_url
-
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        for eng in (self.admin, self.equality_admin):
-            with eng.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        base = make_url(self.url).update_query_dict({"options": f"-csearch_path={schema}"})
-        main = base.render_as_string(hide_password=False)
-        equality = base.set(database=f"{base.database}_equality").render_as_string(hide_password=False)
-
-        def drop() -> None:
-            from vbr.store import db
-
-            for url in (main, equality):
-                engine = db._ENGINES.pop(url, None)
-                if engine is not None:
-                    engine.dispose()
-            for eng in (self.admin, self.equality_admin):
-                with eng.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-
-        return Backend("postgresql", main, equality, schema=schema, cleanup=drop)
+from tests.pg import fresh_schema
 
 
 @dataclass
@@ -68,7 +32,6 @@ class Backend:
     equality_url: str
     schema: str | None = None
     path: Path | None = None  # SQLite: the main database file
-    cleanup: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def tamper(self, sql: str, table: str = "audit_log", url: str | None = None) -> None:
         """Run ``sql`` behind vbr's back, with the table's append-only guard out of the way (as
@@ -94,38 +57,11 @@ class Backend:
             eng.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    url = os.environ.get(PG_ENV, "").strip()
-    if not url:
-        pytest.skip(SKIP_REASON)
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail(f"{PG_ENV} is set but psycopg is not installed: pip install 'psycopg[binary]'")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    admin = create_engine(base, pool_size=2)
-    equality_admin = create_engine(base.set(database=f"{base.database}_equality"), pool_size=2)
-    for eng in (admin, equality_admin):
-        try:
-            with eng.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # a configured but unreachable server must fail loudly
-            pytest.fail(f"{PG_ENV}={url!r}: cannot connect to {eng.url.database}: {exc}")
-    yield PgServer(url, admin, equality_admin)
-    admin.dispose()
-    equality_admin.dispose()
-
-
 @pytest.fixture
-def pg_backend(pg_server):
+def pg_backend():
     """A fresh PostgreSQL schema pair (skipped without ``VBR_TEST_PG_URL``)."""
-    b = pg_server.fresh()
-    yield b
-    b.cleanup()
+    with fresh_schema("t_") as schema:
+        yield Backend("postgresql", schema.main_url, schema.equality_url, schema=schema.name)
 
 
 def _sqlite_backend(tmp_path: Path) -> Backend:
@@ -139,7 +75,5 @@ def backend(request, tmp_path):
     if request.param == "sqlite":
         yield _sqlite_backend(tmp_path)
         return
-    b = request.getfixturevalue("pg_server").fresh()
-    yield b
-    b.cleanup()
+    yield request.getfixturevalue("pg_backend")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.pg import fresh_schema
 from vbr.fairness.equality import EqualityRecord
 from vbr.models import Application
 
@@ -45,7 +46,8 @@ class Clock:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
-    """A vbr engine with this plugin, on SQLite and (when ``VBR_TEST_PG_URL`` is set) PostgreSQL."""
+    """A vbr engine with this plugin, on SQLite and (when ``VBR_TEST_PG_URL`` is set) PostgreSQL, in a
+    fresh schema of the test server's database and its ``_equality`` sibling (vbr's ``tests.pg``)."""
     import vbr_greenhouse
     from vbr import Engine
     from vbr.plugins import build
@@ -54,47 +56,8 @@ def engine(request, tmp_path):
     if request.param == "sqlite":
         yield Engine(tmp_path / "vbr.sqlite", plugins=plugins)
         return
-    main, equality, drop = _pg_schema()
-    try:
-        yield Engine(main, plugins=plugins, equality_db=equality)
-    finally:
-        drop()
-
-
-def _pg_schema():
-    """A fresh schema in the test server's database and its ``_equality`` sibling."""
-    import os
-    import uuid
-
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    url = os.environ.get("VBR_TEST_PG_URL", "").strip()
-    if not url:
-        pytest.skip("PostgreSQL variant needs VBR_TEST_PG_URL (export VBR_TEST_PG_URL=$(bash scripts/postgres.sh))")
-    schema = f"gh_{uuid.uuid4().hex[:12]}"
-    base = make_url(url)
-    admins = [create_engine(base), create_engine(base.set(database=f"{base.database}_equality"))]
-    for admin in admins:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    with_path = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    main = with_path.render_as_string(hide_password=False)
-    equality = with_path.set(database=f"{base.database}_equality").render_as_string(hide_password=False)
-
-    def drop():
-        from vbr.store import db
-
-        for u in (main, equality):
-            eng = db._ENGINES.pop(u, None)
-            if eng is not None:
-                eng.dispose()
-        for admin in admins:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            admin.dispose()
-
-    return main, equality, drop
+    with fresh_schema("gh_") as schema:
+        yield Engine(schema.main_url, plugins=plugins, equality_db=schema.equality_url)
 
 
 @pytest.fixture
