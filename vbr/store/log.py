@@ -5,6 +5,11 @@ carries the hash of the previous row, so editing or deleting any row breaks the 
 ``verify()`` names the first row that no longer matches. The database also refuses UPDATE and
 DELETE on the table; the chain catches what is done behind its back (a file edited directly).
 
+``verify(after_seq, after_hash)`` checks only the entries after a point an earlier check found
+good, once it has confirmed that the row at that point is still there, with the same hash, and
+still hashes to it: the equality dashboard uses it so that a page load costs the entries written
+since the last load, not the whole log (see :mod:`vbr.pages.logcheck`).
+
 Entries about a campaign are also indexed by it (``audit_log_campaigns``: seq -> campaign id,
 written in the same transaction as the entry; see :func:`entry_campaign`), so that
 ``entries(campaign_id=...)`` reads that campaign's entries and no others. The index is not part
@@ -90,10 +95,21 @@ class LogEntry:
 
 @dataclass(frozen=True)
 class Verification:
+    """What a check of the chain found.
+
+    ``rows``: entries this check read, up to and including the first bad one (for an incremental
+    check, entries after ``after_seq``; the anchor row it re-checks is not counted). ``after_seq``:
+    0 for a full check from the first entry, else the anchor the check continued from.
+    ``last_seq``/``last_hash``: the last entry this check found good (the anchor if there was
+    nothing new; 0 and the genesis hash if none), where the next incremental check can continue."""
+
     ok: bool
     rows: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    after_seq: int = 0
+    last_seq: int = 0
+    last_hash: str = GENESIS
 
 
 class AuditLog:
@@ -180,20 +196,48 @@ class AuditLog:
             for row in conn.execute(text(sql), params):
                 yield LogEntry(*row[:6], json.loads(row[6]), row[7], row[8])
 
-    def verify(self) -> Verification:
-        """Recompute the chain; report the first row whose hash or link does not match."""
-        prev, expected_seq, n = GENESIS, 1, 0
+    _ROWS = "SELECT seq, ts, actor, action, subject, reason, payload, prev_hash, hash FROM audit_log"
+
+    def verify(self, after_seq: int = 0, after_hash: str = GENESIS) -> Verification:
+        """Recompute the chain; report the first row whose hash or link does not match.
+
+        With ``after_seq``/``after_hash`` (a point an earlier check found good), check only the
+        entries after it, and first that row ``after_seq`` still exists, still has ``after_hash``
+        and still hashes to it (its digest covers its link to the row before): a row that was
+        checked is never silently replaced, removed or cut off the end. The entries up to it are
+        not re-read: a change to one of them is found only by a full check."""
+        if after_seq < 0 or (after_seq == 0) != (after_hash == GENESIS):
+            raise ValueError("verify(after_seq, after_hash): a point a check found good, or neither")
+        prev, expected_seq, n = after_hash, after_seq + 1, 0
+        last = (after_seq, after_hash)
         with self.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT seq, ts, actor, action, subject, reason, payload, prev_hash, hash FROM audit_log ORDER BY seq"
-            ))
+            if after_seq == 0:
+                rows = conn.execute(text(self._ROWS + " ORDER BY seq"))
+            else:
+                rows = conn.execute(text(self._ROWS + " WHERE seq >= :after ORDER BY seq"), {"after": after_seq})
+                anchor = rows.fetchone()
+                if anchor is None or anchor[0] != after_seq:
+                    return Verification(False, 0, after_seq, f"row {after_seq} is missing (deleted?)",
+                                        after_seq=after_seq)
+                seq, ts, actor, action, subject, reason, payload, prev_hash, digest = anchor
+                bad = None
+                if digest != after_hash:
+                    bad = f"row {seq} was changed after it was checked (its hash is not the one it had)"
+                elif _digest(seq, ts, actor, action, subject, reason, payload, prev_hash) != digest:
+                    bad = f"row {seq} was changed after it was written"
+                if bad is not None:
+                    return Verification(False, 0, seq, bad, after_seq=after_seq)
             for seq, ts, actor, action, subject, reason, payload, prev_hash, digest in rows:
                 n += 1
+                bad = None
                 if seq != expected_seq:
-                    return Verification(False, n, seq, f"row {expected_seq} is missing (deleted?)")
-                if prev_hash != prev:
-                    return Verification(False, n, seq, f"row {seq} does not link to row {seq - 1}")
-                if _digest(seq, ts, actor, action, subject, reason, payload, prev_hash) != digest:
-                    return Verification(False, n, seq, f"row {seq} was changed after it was written")
-                prev, expected_seq = digest, seq + 1
-        return Verification(True, n)
+                    bad = f"row {expected_seq} is missing (deleted?)"
+                elif prev_hash != prev:
+                    bad = f"row {seq} does not link to row {seq - 1}"
+                elif _digest(seq, ts, actor, action, subject, reason, payload, prev_hash) != digest:
+                    bad = f"row {seq} was changed after it was written"
+                if bad is not None:
+                    return Verification(False, n, seq, bad, after_seq=after_seq, last_seq=last[0],
+                                        last_hash=last[1])
+                prev, expected_seq, last = digest, seq + 1, (seq, digest)
+        return Verification(True, n, after_seq=after_seq, last_seq=last[0], last_hash=last[1])
