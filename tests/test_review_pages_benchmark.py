@@ -18,5 +18,5 @@ def test_review_pages_benchmark_small_run(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Traceback" not in out.stderr, out.stderr
     for label in ("30 candidates", "reference: read every current score", "campaigns (recruiter)", "review list",
-                  "candidate page", "equality dashboard"):
+                  "candidate page", "equality dashboard, first load", "equality dashboard"):
         assert label in out.stdout, out.stdout

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from vbr.errors import GateHeld, NotFound, PermissionDenied, ValidationFailed
 from vbr.pages import dashboard as dash
+from vbr.pages import logcheck
 from vbr.pages import review as rv
 from vbr.pages import session as sess
 from vbr.pages import web
@@ -25,6 +26,11 @@ POLICY = rv.RubberStampPolicy()
 
 def policy(request: Request) -> rv.RubberStampPolicy:
     return getattr(request.app.state, "pages_rubber_stamp", None) or POLICY
+
+
+def log_checks(request: Request) -> logcheck.LogChecks:
+    """The app's audit-log check policy and cache, else the process's (keyed by store URL)."""
+    return getattr(request.app.state, "pages_log_checks", None) or logcheck.CHECKS
 
 
 # ---------------------------------------------------------------------------- static files and sign-in
@@ -307,7 +313,8 @@ def _dashboard(request: Request, who: Principal, campaign: dict, shortlist_id: i
     shortlist = dash.latest_shortlist(vbr, campaign["id"], shortlist_id)
     model = dash.dashboard_view(vbr, campaign, shortlist)
     ids = [s["id"] for s in model["shortlists"]]
-    verification = vbr.store.log.verify()
+    # the whole chain on the first load, then what was written since (and the whole again every so often)
+    verification = log_checks(request).check(vbr.store.log, vbr.store.url, web.clock(request))
     return web.render(request, "dashboard.html", status=status, who=who, campaign=campaign, shortlist=shortlist,
                       m=model, log=dash.campaign_log(vbr, campaign["id"], ids), verification=verification,
                       error=error, justification=justification,
