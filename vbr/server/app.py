@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vbr.server import problems
 from vbr.server.idempotency import IdempotencyStore, WriteLock
 from vbr.server.keys import KeyStore, utcnow
+from vbr.server.threads import reset_write_threads
 from vbr.store.db import relaxed_commit_engine
 
 log = logging.getLogger("vbr.server")
@@ -118,6 +119,8 @@ def create_app(engine: Any = None, *, settings: Settings | None = None) -> FastA
         # 40 threads gave score reads a p99 of ~110 ms, 2-4 threads ~30-40 ms, with the same or
         # better throughput, on SQLite and PostgreSQL.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # and as many again for writes on PostgreSQL (vbr.server.threads)
+        reset_write_threads(_app, settings.threads, engine.store.engine.dialect.name)
         try:
             idempotency.purge()
         except Exception:  # noqa: BLE001 - housekeeping must not stop the service starting
@@ -133,6 +136,7 @@ def create_app(engine: Any = None, *, settings: Settings | None = None) -> FastA
         openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
     )
     app.state.engine = engine
+    reset_write_threads(app, settings.threads, engine.store.engine.dialect.name)
     app.state.settings = settings
     app.state.keys = KeyStore(engine.store.engine, clock=settings.clock, cache_seconds=settings.key_cache_seconds)
     app.state.idempotency = idempotency

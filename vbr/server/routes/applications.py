@@ -24,6 +24,7 @@ from vbr.server.pagination import Page, PageParams, page, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import ApplicationCreated, ApplicationDetail, ApplicationIn, ApplicationOut
+from vbr.server.threads import on_write_threads
 from vbr.store.db import now
 
 router = APIRouter(tags=["applications"])
@@ -54,6 +55,7 @@ def _existing(vbr: Engine, who: Principal, campaign_id: str, application_id: str
              responses={**POST_ERRORS, 200: {"model": ApplicationCreated,
                                              "description": "Already stored: nothing changed"}},
              summary="Submit an application with its answers")
+@on_write_threads
 def submit_application(body: ApplicationIn, request: Request, campaign_id: str = CampaignId,
                        who: Principal = Depends(allow(ATS, ADMIN)), idem: Idempotent = Depends(idempotent),
                        vbr: Engine = Depends(engine)):

@@ -21,6 +21,7 @@ from vbr.server.pagination import Page, PageParams, page, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import CampaignCreated, CampaignIn, CampaignOut
+from vbr.server.threads import on_write_threads
 
 router = APIRouter(tags=["campaigns"])
 CampaignId = Path(pattern=ID_PATTERN, max_length=80)
@@ -35,6 +36,7 @@ def campaign_out(row: dict) -> dict:
 @router.post("/campaigns", status_code=201, response_model=CampaignCreated, responses={
     **POST_ERRORS, 200: {"model": CampaignCreated, "description": "The same campaign already existed"}},
     summary="Create a campaign from an assessment")
+@on_write_threads
 def create_campaign(body: CampaignIn, request: Request, who: Principal = Depends(allow(ATS, ADMIN)),
                     idem: Idempotent = Depends(idempotent), vbr: Engine = Depends(engine)):
     def run():

@@ -22,6 +22,7 @@ from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import EqualityAccepted, EqualityIn, Out
+from vbr.server.threads import on_write_threads
 
 router = APIRouter(tags=["equality records"])
 
@@ -36,6 +37,7 @@ class EqualitySummary(Out):
 
 @router.post("/equality-records", status_code=201, response_model=EqualityAccepted, responses=POST_ERRORS,
              summary="Store equality-monitoring records (write-only)")
+@on_write_threads
 def add_records(body: EqualityIn, request: Request, who: Principal = Depends(allow(ATS, OFFICER)),
                 idem: Idempotent = Depends(idempotent), vbr: Engine = Depends(engine)):
     def run():

@@ -18,6 +18,7 @@ from vbr.server import queries
 from vbr.server.pagination import Page, PageParams, encode, page_params
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import OverrideIn, OverrideOut, ScoreOut, ScoreRun, ScoreRunIn
+from vbr.server.threads import on_write_threads
 
 router = APIRouter(tags=["scores"])
 CampaignId = Path(pattern=ID_PATTERN, max_length=80)
@@ -25,6 +26,7 @@ CampaignId = Path(pattern=ID_PATTERN, max_length=80)
 
 @router.post("/campaigns/{campaign_id}/scores", status_code=201, response_model=ScoreRun, responses=POST_ERRORS,
              summary="Score every stored answer of the campaign")
+@on_write_threads
 def run_scoring(request: Request, body: ScoreRunIn | None = None, campaign_id: str = CampaignId,
                 who: Principal = Depends(allow(ATS, RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
                 vbr: Engine = Depends(engine)):
@@ -52,6 +54,7 @@ def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(page
 
 @router.post("/applications/{application_id}/overrides", status_code=201, response_model=OverrideOut,
              responses=POST_ERRORS, summary="Override a score, with a reason (a reviewer's decision)")
+@on_write_threads
 def override(body: OverrideIn, request: Request, application_id: str = Path(min_length=1, max_length=120),
              who: Principal = Depends(allow(RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
              vbr: Engine = Depends(engine)):

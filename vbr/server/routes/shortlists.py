@@ -19,6 +19,7 @@ from vbr.server.keys import Principal
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import AuditOut, GateDecisionOut, ReleaseIn, ReleaseOut, ShortlistIn, ShortlistStatus
+from vbr.server.threads import on_write_threads
 
 router = APIRouter(tags=["shortlists"])
 ShortlistId = Path(ge=1, le=2**62)
@@ -30,6 +31,7 @@ def _reasons(who: Principal, reasons) -> list[str] | None:
 
 @router.post("/campaigns/{campaign_id}/shortlists", status_code=201, response_model=GateDecisionOut,
              responses=POST_ERRORS, summary="Propose a shortlist: the gate audits it and decides")
+@on_write_threads
 def propose(body: ShortlistIn, request: Request, campaign_id: str = Path(pattern=ID_PATTERN, max_length=80),
             who: Principal = Depends(allow(ATS, RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
             vbr: Engine = Depends(engine)):
@@ -69,6 +71,7 @@ def audit(shortlist_id: int = ShortlistId, who: Principal = Depends(allow(OFFICE
 
 @router.post("/shortlists/{shortlist_id}/release", response_model=ReleaseOut, responses=POST_ERRORS,
              summary="Release a shortlist (a held one: equality officers only, with a justification)")
+@on_write_threads
 def release(request: Request, body: ReleaseIn | None = None, shortlist_id: int = ShortlistId,
             who: Principal = Depends(allow(*EVERYONE)), idem: Idempotent = Depends(idempotent),
             vbr: Engine = Depends(engine)):
