@@ -274,6 +274,7 @@ async def paced_phase(base: str, key: str, kind: str, *, rate: float, seconds: f
     slots = asyncio.Semaphore(connections)  # at most this many requests in flight; the rest wait (and it shows)
     latencies: list[float] = []
     kinds: dict[str, int] = {}  # what went wrong: HTTP status or exception name -> how often
+    by_op: dict[str, list[float]] = {}  # the mix's latencies by operation, to say which one is slow
 
     async def one(i: int, due: float) -> None:
         op = kind if kind != "mixed" else ("submit" if i % 2 else "scores")
@@ -303,6 +304,7 @@ async def paced_phase(base: str, key: str, kind: str, *, rate: float, seconds: f
                 if status >= 300:
                     kinds[str(status)] = kinds.get(str(status), 0) + 1
         latencies.append(time.perf_counter() - due)
+        by_op.setdefault(op, []).append(latencies[-1])
 
     tasks = []
     t0 = time.perf_counter() + 0.05
@@ -319,8 +321,11 @@ async def paced_phase(base: str, key: str, kind: str, *, rate: float, seconds: f
         writer.close()
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    ops = {op: statistics.quantiles(sorted(v), n=100)[98] * 1000 for op, v in by_op.items() if len(v) > 1}
     return {"phase": f"{kind}@{rate:g}/s", "n": len(latencies), "errors": sum(kinds.values()), "kinds": kinds,
-            "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+            "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+            "p99_by_op": ops if len(ops) > 1 else None, "max_ms": latencies[-1] * 1000,
+            "slow": sum(1 for x in latencies if x >= 0.1)}
 
 
 def run_store(label: str, db: str, equality_db: str | None, extra: list[str], args) -> list[dict]:
@@ -344,7 +349,7 @@ def run_store(label: str, db: str, equality_db: str | None, extra: list[str], ar
             res["store"] = f"{label} [{args.client}]"
             out.append(res)
         for rate in args.rate:
-            for kind in ("submit", "scores", "mixed"):
+            for kind in args.paced:
                 cpu0 = server_cpu_seconds(proc.pid)
                 res = asyncio.run(paced_phase(base, ats, kind, rate=rate, seconds=args.seconds,
                                               connections=args.concurrency * 4, counter=counter))
@@ -409,7 +414,10 @@ def report(rows: list[dict]) -> None:
         ratio = f"{r['rps'] / ref[r['store']]:.2f}" if ref.get(r["store"]) else "-"
         print(f"{r['store']:<22} {r['phase']:<14} {r['n']:>6} {r['errors']:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} "
               f"{r['p99_ms']:>8.1f} {ratio:>9} {r['cpu_ms']:>10.2f} {r['load']:>5.1f}"
-              + (f"  errors: {r['kinds']}" if r.get("kinds") else ""))
+              + (f"  errors: {r['kinds']}" if r.get("kinds") else "")
+              + (f"  {r['slow']} of {r['n']} took 100 ms or more (max {r['max_ms']:.0f} ms)" if r.get("slow") else "")
+              + (f"  p99 by request: " + ", ".join(f"{op} {ms:.1f} ms" for op, ms in sorted(r["p99_by_op"].items()))
+                 if r.get("p99_by_op") else ""))
     print("target: >= 200 req/s with p99 < 100 ms (submit, scores, mixed). [wrk]/[httpx] rows: closed loop, "
           "each client sends its next request when the last is answered (the most the server does; p99 there is "
           "queueing behind the other clients). [paced] rows: open loop at a fixed offered rate, p99 from when each "
@@ -431,6 +439,8 @@ def main() -> None:
                          "several rates; default 200, the target; 0 for none)")
     ap.add_argument("--closed", default="health,submit,scores,mixed",
                     help="closed-loop phases to run, comma-separated (empty for none)")
+    ap.add_argument("--paced", default="submit,scores,mixed",
+                    help="paced (open-loop) phases to run at each --rate, comma-separated")
     ap.add_argument("--seed", type=int, default=200, help="applications stored and scored before the phases")
     ap.add_argument("--stores", default="full,normal,postgresql,postgresql-durable",
                     help="which to run, comma-separated: full, normal (SQLite synchronous), postgresql "
@@ -441,9 +451,13 @@ def main() -> None:
     args = ap.parse_args()
     args.rate = [r for r in (args.rate if args.rate is not None else [200.0]) if r > 0]
     args.closed = [k for k in args.closed.split(",") if k]
+    args.paced = [k for k in args.paced.split(",") if k]
     unknown = set(args.closed) - {"health", "submit", "scores", "mixed"}
     if unknown:
         ap.error(f"unknown --closed phase(s): {', '.join(sorted(unknown))}")
+    unknown = set(args.paced) - {"submit", "scores", "mixed"}
+    if unknown:
+        ap.error(f"unknown --paced phase(s): {', '.join(sorted(unknown))}")
     print(f"vbr HTTP load: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"concurrency {args.concurrency}, <= {args.requests} requests or {args.seconds:.0f} s per phase")
     rows: list[dict] = []
