@@ -26,6 +26,7 @@ from typing import Any, Iterator
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
+from vbr.errors import IntegrityError
 from vbr.store.db import PG_LOCK_AUDIT_LOG, PG_LOCK_NAMESPACE, now
 
 GENESIS = "0" * 64
@@ -133,10 +134,27 @@ class AuditLog:
                 with self.engine.begin() as own:
                     return self._append(own, actor, action, subject, reason, body, campaign_id)
             except SAIntegrityError:
+                cut = self._cut_short()
+                if cut is not None:
+                    raise IntegrityError(
+                        f"the audit log ends at entry {cut[0]} but its campaign index goes on to entry {cut[1]}: "
+                        "entries were deleted from the end of the log behind vbr's back, so nothing more can be "
+                        "logged or done", hint="run `vbr log verify`, keep the database as it is and report "
+                        "this to your information governance lead; restore the log from a backup") from None
                 if conn is not None:
                     raise
                 continue  # another writer took this seq; read the new head and retry
         raise RuntimeError("could not append to the audit log after 20 attempts")
+
+    def _cut_short(self) -> tuple[int, int] | None:
+        """``(last entry, last indexed entry)`` when the campaign index reaches past the log's
+        end. Index rows are written with their entries and the database refuses to delete
+        either, so this is the trace of entries deleted off the end behind vbr's back, which
+        the chain alone cannot show (what is left still links up)."""
+        with self.engine.connect() as conn:
+            head = conn.execute(text("SELECT MAX(seq) FROM audit_log")).scalar() or 0
+            indexed = conn.execute(text("SELECT MAX(seq) FROM audit_log_campaigns")).scalar() or 0
+        return (head, indexed) if indexed > head else None
 
     @staticmethod
     def _append(conn: Connection, actor: str, action: str, subject: str, reason: str | None,
