@@ -123,12 +123,17 @@ class LogChecks:
     # ------------------------------------------------------------------ internals
 
     def _record(self, st: _State, v: Verification, now: dt.datetime) -> None:
-        """Keep the newest good point; a failure stays until a full check clears it."""
         with self._lock:
-            if not v.ok:
-                st.failure, st.failure_at, st.failures = v, now, st.failures + 1
-            elif v.last_seq > st.good_seq:
-                st.good_seq, st.good_hash = v.last_seq, v.last_hash
+            self._note(st, v, now)
+
+    @staticmethod
+    def _note(st: _State, v: Verification, at: dt.datetime) -> None:
+        """Keep the newest good point; a failure stays until a full check clears it. The caller
+        holds the lock."""
+        if not v.ok:
+            st.failure, st.failure_at, st.failures = v, at, st.failures + 1
+        elif v.last_seq > st.good_seq:
+            st.good_seq, st.good_hash = v.last_seq, v.last_hash
 
     def _full(self, log: AuditLog, st: _State, started: dt.datetime, failures: int) -> None:
         """The whole chain, then the newest point found good before it (still there, same hash,
@@ -146,14 +151,11 @@ class LogChecks:
                 self._record(st, after, started)  # entries written while the full check ran
         with self._lock:
             st.full_at = started
-            if not v.ok:
-                st.failure, st.failure_at, st.failures = v, started, st.failures + 1
-                return
-            st.full_seq = v.last_seq
-            if v.last_seq > st.good_seq:
-                st.good_seq, st.good_hash = v.last_seq, v.last_hash
-            if st.failures == failures:  # nothing was found while this check ran
-                st.failure = st.failure_at = None
+            self._note(st, v, started)
+            if v.ok:
+                st.full_seq = v.last_seq
+                if st.failures == failures:  # nothing was found while this check ran
+                    st.failure = st.failure_at = None
 
     def _maybe_start_full(self, log: AuditLog, st: _State, now: dt.datetime) -> None:
         with self._lock:
