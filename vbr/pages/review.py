@@ -144,8 +144,13 @@ def _structured_text(raw: str | None) -> str | None:
     return "; ".join(parts) or None
 
 
+def _stored_flag_dicts(raw: str | None) -> list[dict[str, Any]]:
+    """A score row's flags as stored (JSON); most rows have none, so skip parsing those."""
+    return [] if not raw or raw == "[]" else json.loads(raw)
+
+
 def _stored_flags(raw: str | None) -> list[ReviewFlag]:
-    return [] if not raw or raw == "[]" else [ReviewFlag(**f) for f in json.loads(raw)]
+    return [ReviewFlag(**f) for f in _stored_flag_dicts(raw)]
 
 
 def scorer_flags(engine, row: Mapping[str, Any]) -> list[Any]:
@@ -163,8 +168,7 @@ def _flag_codes(engine, row: Mapping[str, Any]) -> list[str]:
     """The codes of :func:`scorer_flags`, without building the flags (the list shows codes only)."""
     if row["source"] == "override" or "flags" not in row:
         return [f.code for f in scorer_flags(engine, row)]
-    raw = row["flags"]
-    return [] if not raw or raw == "[]" else [f["code"] for f in json.loads(raw)]
+    return [f["code"] for f in _stored_flag_dicts(row["flags"])]
 
 
 def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
