@@ -61,3 +61,29 @@ def test_a_write_in_a_transaction_fails_whole_with_the_same_error(backend):
     with pytest.raises(IntegrityError, match="entries were deleted from the end of the log"):
         store.add_scores([score], actor="vbr", campaign_id="c1")
     assert store.current_scores("c1") == []  # the scores went with the failed entry
+
+
+def test_a_writer_committing_while_the_check_reads_is_not_a_cut(backend):
+    """The check behind the error above runs after any failed append, often while other writers
+    are committing (CI saw one such false alarm under eight threads). Here an entry about a
+    campaign, with its index row, is committed from another connection straight after the check's
+    first statement: the check must still see an intact log."""
+    from sqlalchemy import event
+
+    store = _store(backend)
+    other = Store(backend.main_url)
+    fired: list[str] = []
+
+    def commit_between(conn, cursor, statement, parameters, context, executemany):
+        if not fired and "MAX(seq)" in statement:
+            fired.append(statement)
+            other.log.append("recruiter@trust", "score.accepted", "score:a1/q1/care#x",
+                             payload={"campaign": "c1"}, campaign_id="c1")
+
+    event.listen(store.engine, "after_cursor_execute", commit_between)
+    try:
+        assert store.log._cut_short() is None
+    finally:
+        event.remove(store.engine, "after_cursor_execute", commit_between)
+    assert fired  # the other writer did commit during the check
+    assert store.log._cut_short() is None

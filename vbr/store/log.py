@@ -58,6 +58,7 @@ def _score_application(subject: str) -> str | None:
 
 _SHORTLIST_CAMPAIGN = text("SELECT campaign_id FROM shortlists WHERE id = :n")
 _APPLICATION_CAMPAIGN = text("SELECT campaign_id FROM applications WHERE id = :a")
+_ENDS = text("SELECT (SELECT MAX(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log_campaigns)")
 _INDEX = text("INSERT INTO audit_log_campaigns (seq, campaign_id) VALUES (:seq, :c)")
 
 
@@ -150,10 +151,13 @@ class AuditLog:
         """``(last entry, last indexed entry)`` when the campaign index reaches past the log's
         end. Index rows are written with their entries and the database refuses to delete
         either, so this is the trace of entries deleted off the end behind vbr's back, which
-        the chain alone cannot show (what is left still links up)."""
+        the chain alone cannot show (what is left still links up).
+
+        Both ends are read in one statement, so in one snapshot: read one after the other, an
+        entry another writer commits in between (with its index row) looks like a cut."""
         with self.engine.connect() as conn:
-            head = conn.execute(text("SELECT MAX(seq) FROM audit_log")).scalar() or 0
-            indexed = conn.execute(text("SELECT MAX(seq) FROM audit_log_campaigns")).scalar() or 0
+            head, indexed = conn.execute(_ENDS).one()
+        head, indexed = head or 0, indexed or 0
         return (head, indexed) if indexed > head else None
 
     @staticmethod
