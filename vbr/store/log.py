@@ -58,7 +58,14 @@ def _score_application(subject: str) -> str | None:
 
 _SHORTLIST_CAMPAIGN = text("SELECT campaign_id FROM shortlists WHERE id = :n")
 _APPLICATION_CAMPAIGN = text("SELECT campaign_id FROM applications WHERE id = :a")
-_ENDS = text("SELECT (SELECT MAX(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log_campaigns)")
+# The head of the log and the end of its campaign index, in one statement (one snapshot). Index
+# rows are written with their entries and the database refuses to delete either, so an index
+# reaching past the head is the trace of entries deleted off the end behind vbr's back, which the
+# chain alone cannot show (what is left still links up). Read one after the other, an entry
+# another writer commits in between would look like such a cut.
+_HEAD = text("SELECT (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1),"
+             " (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1),"
+             " (SELECT MAX(seq) FROM audit_log_campaigns)")
 _INDEX = text("INSERT INTO audit_log_campaigns (seq, campaign_id) VALUES (:seq, :c)")
 
 
@@ -135,30 +142,10 @@ class AuditLog:
                 with self.engine.begin() as own:
                     return self._append(own, actor, action, subject, reason, body, campaign_id)
             except SAIntegrityError:
-                cut = self._cut_short()
-                if cut is not None:
-                    raise IntegrityError(
-                        f"the audit log ends at entry {cut[0]} but its campaign index goes on to entry {cut[1]}: "
-                        "entries were deleted from the end of the log behind vbr's back, so nothing more can be "
-                        "logged or done", hint="run `vbr log verify`, keep the database as it is and report "
-                        "this to your information governance lead; restore the log from a backup") from None
                 if conn is not None:
                     raise
                 continue  # another writer took this seq; read the new head and retry
         raise RuntimeError("could not append to the audit log after 20 attempts")
-
-    def _cut_short(self) -> tuple[int, int] | None:
-        """``(last entry, last indexed entry)`` when the campaign index reaches past the log's
-        end. Index rows are written with their entries and the database refuses to delete
-        either, so this is the trace of entries deleted off the end behind vbr's back, which
-        the chain alone cannot show (what is left still links up).
-
-        Both ends are read in one statement, so in one snapshot: read one after the other, an
-        entry another writer commits in between (with its index row) looks like a cut."""
-        with self.engine.connect() as conn:
-            head, indexed = conn.execute(_ENDS).one()
-        head, indexed = head or 0, indexed or 0
-        return (head, indexed) if indexed > head else None
 
     @staticmethod
     def _append(conn: Connection, actor: str, action: str, subject: str, reason: str | None,
@@ -169,8 +156,14 @@ class AuditLog:
             # one writer at a time anyway; a lost race there is the IntegrityError retried above.)
             conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :k)"),
                          {"ns": PG_LOCK_NAMESPACE, "k": PG_LOCK_AUDIT_LOG})
-        head = conn.execute(text("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")).first()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        last, prev, indexed = conn.execute(_HEAD).one()
+        if (indexed or 0) > (last or 0):
+            raise IntegrityError(
+                f"the audit log ends at entry {last or 0} but its campaign index goes on to entry {indexed}: "
+                "entries were deleted from the end of the log behind vbr's back, so nothing more can be "
+                "logged or done", hint="run `vbr log verify`, keep the database as it is and report "
+                "this to your information governance lead; restore the log from a backup")
+        seq, prev = (last + 1, prev) if last is not None else (1, GENESIS)
         ts = now()
         digest = _digest(seq, ts, actor, action, subject, reason, body, prev)
         conn.execute(
