@@ -7,6 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test depends on timing: hypothesis's per-example deadline and its "data generation is too
+# slow" health check both fail a test when the machine is busy (CI shares two cores with a
+# database), so neither applies anywhere; a test's own @settings still sets the rest.
+settings.register_profile("vbr", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("vbr")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
