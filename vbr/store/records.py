@@ -27,15 +27,38 @@ _APPLICATION = text("SELECT * FROM applications WHERE id=:id")
 _APPLICATION_COUNT = text("SELECT COUNT(*) FROM applications WHERE campaign_id=:c")
 
 
-def latest_scores_sql(columns: str, one_application: bool) -> str:
+def latest_scores_sql(columns: str, one_application: bool, *, ordered: bool = True) -> str:
     """SQL for the latest score row per (application, question, value) of a campaign ``:c`` (or
-    of its application ``:a``), in a stable order; the service pages it with LIMIT/OFFSET."""
+    of its application ``:a``), in a stable order; the service pages it with LIMIT/OFFSET.
+    ``ordered=False`` leaves the ORDER BY off (for aggregates over the rows)."""
     return (
         f"SELECT {columns} FROM scores s JOIN applications a ON a.id = s.application_id WHERE a.campaign_id = :c"
         + (" AND s.application_id = :a" if one_application else "")
         + " AND s.id = (SELECT MAX(id) FROM scores t WHERE t.application_id = s.application_id"
           " AND t.question_id = s.question_id AND t.value_id = s.value_id)"
-          " ORDER BY s.application_id, s.question_id, s.value_id")
+        + (" ORDER BY s.application_id, s.question_id, s.value_id" if ordered else ""))
+
+
+# The ids of the score rows a person accepted in campaign :c: the score_id of each log entry with
+# action :action, read through the log's campaign index, whose payload names the campaign (the
+# same rule as vbr.pages.review.accepted_rows; score_id as the pages write it, a JSON integer).
+_ACCEPTED_SCORE_IDS = {
+    "sqlite": "SELECT json_extract(l.payload, '$.score_id') FROM audit_log_campaigns c"
+              " JOIN audit_log l ON l.seq = c.seq WHERE c.campaign_id = :c AND l.action = :action"
+              " AND json_extract(l.payload, '$.campaign') = :c",
+    "postgresql": "SELECT CASE WHEN jsonb_typeof(CAST(l.payload AS jsonb) -> 'score_id') = 'number'"
+                  " THEN CAST(CAST(l.payload AS jsonb) ->> 'score_id' AS NUMERIC) END"
+                  " FROM audit_log_campaigns c JOIN audit_log l ON l.seq = c.seq"
+                  " WHERE c.campaign_id = :c AND l.action = :action"
+                  " AND CAST(l.payload AS jsonb) -> 'campaign' = to_jsonb(CAST(:c AS TEXT))",
+}
+# How many current score rows campaign :c has, and how many of them are reviewed: a person's
+# override, or a row accepted in the log (above). One statement; nothing but two numbers comes back.
+_REVIEW_COUNTS = {
+    dialect: text(latest_scores_sql(
+        "COUNT(*) AS total, COALESCE(SUM(CASE WHEN s.source = 'override' OR s.id IN (" + accepted + ")"
+        " THEN 1 ELSE 0 END), 0) AS reviewed", False, ordered=False))
+    for dialect, accepted in _ACCEPTED_SCORE_IDS.items()}
 
 
 _CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one)) for one in (False, True)}
@@ -126,9 +149,27 @@ class Store:
                 self._campaigns[campaign_id] = cached
         return {**cached, "question_ids": list(cached["question_ids"])}
 
-    def campaigns(self) -> list[dict[str, Any]]:
+    def campaigns(self, tenant: str | None = None, *, newest_first: bool = False, limit: int | None = None,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """Campaign rows, oldest first (``newest_first``: newest first); with ``tenant``, that
+        tenant's only; ``limit`` and ``offset`` page them. Filtered and paged in SQL."""
+        where, params = ("WHERE tenant = :tenant", {"tenant": tenant}) if tenant is not None else ("", {})
+        order = "created_at DESC, id DESC" if newest_first else "created_at, id"
+        page = ""
+        if limit is not None:
+            page = " LIMIT :limit OFFSET :offset"
+            params.update(limit=max(0, int(limit)), offset=max(0, int(offset)))
+        elif offset:
+            raise ValueError("offset needs a limit")
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(text("SELECT * FROM campaigns ORDER BY created_at")).mappings()]
+            return [dict(r) for r in conn.execute(
+                text(f"SELECT * FROM campaigns {where} ORDER BY {order}{page}"), params).mappings()]
+
+    def campaign_count(self, tenant: str | None = None) -> int:
+        """How many campaigns there are (of ``tenant``, if given), counted in SQL."""
+        sql = "SELECT COUNT(*) FROM campaigns" + (" WHERE tenant = :tenant" if tenant is not None else "")
+        with one_statement(self.engine) as conn:
+            return conn.execute(text(sql), {"tenant": tenant} if tenant is not None else {}).scalar_one()
 
     # ------------------------------------------------------------------ applications and answers
     def add_applications(self, applications: Iterable[Application],
@@ -251,6 +292,19 @@ class Store:
             result = conn.execute(_SCORE_STATES, {"c": campaign_id})
             keys = tuple(result.keys())
             return [dict(zip(keys, row)) for row in result.all()]  # half the time of .mappings()
+
+    def review_counts(self, campaign_id: str, *, accepted_action: str) -> dict[str, int]:
+        """``{"total": n, "reviewed": k}``: the campaign's current score rows (as :meth:`score_states`)
+        and how many of them are reviewed, counted in SQL (only the two numbers are read). A row is
+        reviewed when it is a person's override (``source = 'override'``) or its id is the
+        ``score_id`` of a log entry with action ``accepted_action`` about the campaign (read
+        through the log's campaign index, payload ``campaign`` equal to the campaign). The caller
+        names the action (the pages' ``score.accepted``): the store does not know the pages' words.
+        An accept of a row that is no longer current does not count."""
+        with one_statement(self.engine) as conn:
+            row = conn.execute(_REVIEW_COUNTS[self.engine.dialect.name],
+                               {"c": campaign_id, "action": accepted_action}).one()
+        return {"total": int(row.total), "reviewed": int(row.reviewed)}
 
     def score_history(self, application_id: str, question_id: str, value_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
