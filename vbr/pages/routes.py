@@ -100,25 +100,42 @@ def _not_found(request: Request, who: Principal, what: str) -> Response:
                        "organisation.", who=who, back=("/pages/campaigns", "Back to your campaigns"))
 
 
+CAMPAIGNS_PAGE = 25  # campaigns a page of "Your campaigns" shows, newest first
+
+
+def _page(request: Request, count: int, size: int) -> tuple[int, int]:
+    """The page asked for by ``?page=`` (1 when it is not a number; kept within the pages there
+    are) and how many pages ``count`` items make, ``size`` a page."""
+    pages = max(1, -(-count // size))
+    try:
+        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    return page, pages
+
+
 @router.get("/campaigns")
 def campaigns(request: Request) -> Response:
     who = web.user(request)
     if who is None:
         return web.sign_in_redirect(request)
     vbr = web.engine(request)
+    # the tenant's campaigns are counted, filtered and paged by the database; only the page's are read
+    count = vbr.store.campaign_count(who.tenant)
+    page, pages = _page(request, count, CAMPAIGNS_PAGE)
+    start = (page - 1) * CAMPAIGNS_PAGE
     rows = []
-    for c in vbr.store.campaigns():
-        if c["tenant"] != who.tenant:
-            continue
+    for c in vbr.store.campaigns(who.tenant, newest_first=True, limit=CAMPAIGNS_PAGE, offset=start):
         row = {"id": c["id"], "title": c["title"], "rubric": c["rubric_ref"],
                "applications": vbr.store.application_count(c["id"])}
         if who.role == RECRUITER:
-            row["progress"] = rv.progress(vbr, c["id"], rv.accepted_rows(vbr.store.log, c["id"]))
+            row["progress"] = rv.counted_progress(vbr, c["id"])
         if who.role == OFFICER:
             latest = dash.latest_shortlist(vbr, c["id"])
             row["decision"] = vbr.status(latest["id"]) if latest else None
         rows.append(row)
-    return web.render(request, "campaigns.html", who=who, campaigns=rows)
+    return web.render(request, "campaigns.html", who=who, campaigns=rows, count=count, first=start + 1,
+                      page=page, pages=pages, page_size=CAMPAIGNS_PAGE)
 
 
 # ---------------------------------------------------------------------------- recruiter review
@@ -150,11 +167,7 @@ def review_list(campaign_id: str, request: Request) -> Response:
     accepted = rv.accepted_rows(vbr.store.log, campaign_id)
     states = vbr.store.score_states(campaign_id)
     summaries = rv.candidate_summaries(vbr, campaign_id, accepted, states)
-    pages = max(1, -(-len(summaries) // LIST_PAGE))
-    try:
-        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
-    except ValueError:
-        page = 1
+    page, pages = _page(request, len(summaries), LIST_PAGE)
     start = (page - 1) * LIST_PAGE
     return web.render(request, "review_list.html", who=who, campaign=campaign, candidates=summaries,
                       shown=summaries[start:start + LIST_PAGE], first=start + 1, page=page, pages=pages,
