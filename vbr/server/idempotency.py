@@ -138,15 +138,8 @@ class Idempotent:
             return _response(status, body, {HEADER: self.key, REPLAYED: "true"})
         try:
             status, body = fn()
-        except VbrError as exc:
-            problem = from_vbr_error(exc)
-            if problem.status >= 500:
-                self.store.release(scope, self.key)
-                raise
-            body = problem.body(self.path)
-            self.store.finish(scope, self.key, problem.status, body)
-            return _response(problem.status, body, {HEADER: self.key, **problem.headers})
-        except Problem as problem:
+        except (VbrError, Problem) as exc:  # a 4xx answer is an answer: stored and replayed like any other
+            problem = exc if isinstance(exc, Problem) else from_vbr_error(exc)
             if problem.status >= 500:
                 self.store.release(scope, self.key)
                 raise
