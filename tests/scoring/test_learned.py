@@ -432,3 +432,218 @@ def test_models_saved_before_fold_average_still_predict(data):
     del model.__dict__["fold_models_"], model.__dict__["fold_average"]
     np.testing.assert_array_equal(model.decision_function(held_out), before)
     assert not any("averaged" in g for g in model.feature_set)
+
+
+# ------------------------------------------------------------------ a second rater's marks
+
+# decision_function of LearnedScorer(n_folds=4) fitted on make_answers(160, seed=1), on
+# make_answers(12, seed=5), recorded before ``second_rating`` existed
+BEFORE_SECOND_RATING = [1.9881552516311276, 2.8843145476822967, 1.1345361665263167,
+                        1.2485364938743513, 2.8393387757829105, 0.7478540150006083,
+                        0.32043622777075287, 2.0652366994056015, 0.14962537524044106,
+                        0.8516586196936555, 0.9429871948419336, 2.51539512757088]
+
+
+def second_marks(y: np.ndarray, seed: int, disagree: float = 0.3, missing: float = 0.0,
+                 lo: int = 0, hi: int = 3) -> np.ndarray:
+    """A second rater: the first's level, one level off on a share of answers, NaN on some."""
+    rng = np.random.default_rng(seed)
+    r2 = y + rng.choice([-1, 1], size=y.size) * (rng.random(y.size) < disagree)
+    r2 = np.clip(r2, lo, hi).astype(float)
+    r2[rng.random(y.size) < missing] = np.nan
+    return r2
+
+
+def test_without_a_second_rating_the_model_is_unchanged(fitted, data):
+    texts, y = data
+    new, _ = make_answers(12, seed=5)
+    before = fitted.decision_function(new)
+    np.testing.assert_allclose(before, BEFORE_SECOND_RATING, rtol=0, atol=1e-6)
+    assert list(fitted.predict(new)) == [2, 3, 1, 1, 3, 1, 0, 2, 0, 1, 1, 3]
+    assert fitted.second_rater_ is False and fitted.n_double_marked_ == 0
+    # no second rating, or one with every entry missing: bit for bit the same model
+    for r2 in (None, np.full(len(y), np.nan), [None] * len(y)):
+        again = LearnedScorer(n_folds=4).fit(texts, y, second_rating=r2)
+        np.testing.assert_array_equal(again.decision_function(new), before)
+        np.testing.assert_array_equal(again.predict(new), fitted.predict(new))
+        np.testing.assert_array_equal(again.cutpoints_, fitted.cutpoints_)
+        assert again.second_rater_ is False and again.n_double_marked_ == 0
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.booleans(), min_size=80, max_size=80))
+def test_a_second_rater_who_always_agrees_changes_nothing(marked):
+    """Where both raters give the same level there is nothing new to learn: the mean target
+    is that level and each classifier row has weight 1, so the model is the single-rater
+    one (to rounding), however many answers were double-marked."""
+    texts, y = make_answers(80, seed=11)
+    r2 = np.where(marked, y, np.nan)
+    one = LearnedScorer(n_folds=3).fit(texts, y)
+    two = LearnedScorer(n_folds=3).fit(texts, y, second_rating=r2)
+    new, _ = make_answers(40, seed=12)
+    np.testing.assert_allclose(two.decision_function(new), one.decision_function(new),
+                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(two.cutpoints_, one.cutpoints_, rtol=0, atol=1e-9)
+    assert two.second_rater_ is (sum(marked) > 0)
+    assert two.n_double_marked_ == sum(marked)
+
+
+def test_marks_mean_targets_and_both_labels_at_half_weight():
+    from vbr.scoring.learned import _Marks
+
+    m = _Marks(np.array([0, 1, 2, 3]), np.array([0.0, 2.0, np.nan, 1.0]))
+    np.testing.assert_array_equal(m.target, [0.0, 1.5, 2.0, 2.0])
+    np.testing.assert_array_equal(m.rows, [0, 1, 2, 3, 1, 3])
+    np.testing.assert_array_equal(m.labels, [0, 1, 2, 3, 2, 1])
+    np.testing.assert_array_equal(m.weights, [1.0, 0.5, 1.0, 0.5, 0.5, 0.5])
+    values, marks = m.cut_targets(np.array([0.1, 1.4, 2.2, 2.5]))
+    np.testing.assert_array_equal(values, [0.1, 1.4, 2.2, 2.5, 0.1, 1.4, 2.5])
+    np.testing.assert_array_equal(marks, [0, 1, 2, 3, 0, 2, 1])
+    sub = m.subset(np.array([3, 1]))
+    np.testing.assert_array_equal(sub.target, [2.0, 1.5])
+    np.testing.assert_array_equal(sub.labels, [3, 1, 1, 2])
+    np.testing.assert_array_equal(sub.weights, [0.5, 0.5, 0.5, 0.5])
+
+
+def test_second_rating_base_models_are_the_mean_target_ridge_and_weighted_logistic(data):
+    """With a second rater, the word+character ridge on the level is ridge regression on the
+    mean of the two marks (checked against scikit-learn's Ridge), and the logistic
+    regression is scikit-learn's fitted on both raters' labels with half weights."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    texts, y = data
+    r2 = second_marks(y, seed=3, disagree=0.4, missing=0.25)
+    model = LearnedScorer(n_folds=4).fit(texts, y, second_rating=r2)
+    given = ~np.isnan(r2)
+    assert model.second_rater_ is True and model.n_double_marked_ == int(given.sum())
+    mean = np.where(given, (y + np.nan_to_num(r2)) / 2, y)
+
+    new, _ = make_answers(30, seed=5)
+    Xw, Xc = model._blocks(new)
+    base = model._base_predict(Xw, Xc)
+    Xt_train = model._joint(*model._blocks(texts)).toarray()
+    Xt_new = model._joint(Xw, Xc).toarray()
+    folds = model._folds(np.asarray(y))  # still stratified on the first rater
+    level_ridge = np.mean([Ridge(alpha=1.0).fit(Xt_train[tr], mean[tr]).predict(Xt_new)
+                           for tr, _ in folds], axis=0)
+    np.testing.assert_allclose(base[:, 0], level_ridge, atol=1e-8)
+
+    XL_train = model._logit_features(model._joint(*model._blocks(texts)))
+    XL_new = model._logit_features(model._joint(Xw, Xc))
+    n_lin = model.intercept_.shape[0]
+    L = len(model.levels_)
+    probas = []
+    for tr, _ in folds:
+        off = np.flatnonzero(given[tr] & (np.nan_to_num(r2[tr]) != y[tr]))
+        rows = np.concatenate([tr, tr[off]])
+        labels = np.concatenate([y[tr], r2[tr][off].astype(int)])
+        w = np.ones(rows.size)
+        w[off] = 0.5
+        w[tr.size:] = 0.5
+        lr = LogisticRegression(C=10.0, solver="sag", tol=1e-3, max_iter=200, random_state=0)
+        probas.append(lr.fit(XL_train[rows], labels, sample_weight=w).predict_proba(XL_new))
+    np.testing.assert_allclose(base[:, n_lin:n_lin + L], np.mean(probas, axis=0), atol=1e-10)
+    # the meta-model learns the mean of the marks too: on standardised inputs its intercept
+    # is the mean of its target
+    assert model.meta_.intercept_ == pytest.approx(mean.mean(), abs=1e-12)
+    assert model.meta_.intercept_ != pytest.approx(y.mean(), abs=1e-3)
+
+
+def test_a_second_rater_who_marks_higher_raises_the_scores(data):
+    """The second rater's marks are learned: one who marks every answer a level higher (where
+    the scale allows) lifts the continuous score by about a third of a level and more answers
+    get higher levels; cv_qwk_ is still against the first rater."""
+    texts, y = data
+    up = np.minimum(y + 1, 3).astype(float)
+    one = LearnedScorer(n_folds=4).fit(texts, y)
+    two = LearnedScorer(n_folds=4).fit(texts, y, second_rating=up)
+    new, truth = make_answers(120, seed=99, noise=0.0)
+    shift = float(np.mean(two.decision_function(new) - one.decision_function(new)))
+    assert 0.2 < shift < 0.6, shift
+    assert two.predict(new).mean() > one.predict(new).mean()
+    assert two.n_double_marked_ == 160
+    assert 0.7 < two.cv_qwk_ <= 1.0
+    assert quadratic_weighted_kappa(truth, two.predict(new)) > 0.8
+
+
+def test_fold_average_off_also_learns_both_marks(data):
+    texts, y = data
+    r2 = second_marks(y, seed=4)
+    refit = LearnedScorer(n_folds=4, fold_average=False).fit(texts, y, second_rating=r2)
+    assert refit.second_rater_ and refit.logit_ is not None and refit.presence_ is not None
+    held_out, truth = make_answers(120, seed=99, noise=0.0)
+    assert quadratic_weighted_kappa(truth, refit.predict(held_out)) > 0.9
+
+
+def test_second_rating_input_forms_and_errors(data):
+    import pandas as pd
+
+    texts, y = data
+    texts, y = texts[:60], y[:60]
+    r2 = second_marks(y, seed=5, missing=0.3)
+    ref = LearnedScorer(n_folds=3).fit(texts, y, second_rating=r2).decision_function(texts[:10])
+    as_list = [None if np.isnan(v) else int(v) for v in r2]
+    series = pd.Series(as_list, dtype="Int64")  # pandas' missing value, pd.NA
+    for form in (as_list, series, np.array(as_list, dtype=object)):
+        got = LearnedScorer(n_folds=3).fit(texts, y, second_rating=form)
+        np.testing.assert_array_equal(got.decision_function(texts[:10]), ref)
+        assert got.n_double_marked_ == int((~np.isnan(r2)).sum())
+
+    with pytest.raises(ValueError, match=r"one entry per answer \(60\), got shape \(59,\)"):
+        LearnedScorer().fit(texts, y, second_rating=r2[:-1])
+    with pytest.raises(ValueError, match="NaN or None for answers marked only once"):
+        LearnedScorer().fit(texts, y, second_rating=np.zeros((60, 2)))
+    half = np.nan_to_num(r2).copy()
+    half[7] = 1.5
+    with pytest.raises(ValueError, match=r"whole-number levels, got 1\.5 at index 7"):
+        LearnedScorer().fit(texts, y, second_rating=half)
+    with pytest.raises(ValueError, match="whole-number levels"):
+        LearnedScorer().fit(texts, y, second_rating=["two"] * 60)
+    high = np.nan_to_num(r2).copy()
+    high[3] = 4
+    with pytest.raises(ValueError, match=r"level 4 at index 3, outside the levels of y \(0-3\)"):
+        LearnedScorer().fit(texts, y, second_rating=high)
+    low = np.nan_to_num(r2).copy()
+    low[0] = -1
+    with pytest.raises(ValueError, match="same scale"):
+        LearnedScorer().fit(texts, y, second_rating=low)
+    inf = np.nan_to_num(r2).copy()
+    inf[2] = np.inf
+    with pytest.raises(ValueError, match="infinite value at index 2"):
+        LearnedScorer().fit(texts, y, second_rating=inf)
+
+
+def test_second_rating_through_pipeline_and_cross_val_score(data):
+    """``second_rating`` is a fit parameter: ``Pipeline.fit(..., score__second_rating=r2)``
+    and ``cross_val_score(..., params=...)`` pass it (the cross-validation splits it with the
+    answers), without metadata routing and, after ``set_fit_request``, with it."""
+    import sklearn
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, y = data
+    X = np.array(texts, dtype=object)
+    r2 = second_marks(y, seed=6, disagree=0.4, missing=0.2)
+    direct = LearnedScorer(n_folds=3).fit(texts, y, second_rating=r2)
+
+    def pipe(est):
+        return Pipeline([("strip", FunctionTransformer(lambda xs: [x.strip() for x in xs])),
+                         ("score", est)])
+
+    p = pipe(LearnedScorer(n_folds=3)).fit(X, y, score__second_rating=r2)
+    np.testing.assert_array_equal(p.decision_function(X[:20]), direct.decision_function(texts[:20]))
+
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    by_hand = [LearnedScorer(n_folds=3).fit(list(X[tr]), y[tr], second_rating=r2[tr])
+               .score(list(X[va]), y[va]) for tr, va in cv.split(X, y)]
+    plain = cross_val_score(LearnedScorer(n_folds=3), X, y, cv=cv, params={"second_rating": r2})
+    np.testing.assert_array_equal(plain, by_hand)
+    piped = cross_val_score(pipe(LearnedScorer(n_folds=3)), X, y, cv=cv,
+                            params={"score__second_rating": r2})
+    np.testing.assert_array_equal(piped, by_hand)
+    single = cross_val_score(LearnedScorer(n_folds=3), X, y, cv=cv)
+    assert not np.array_equal(single, by_hand)  # the second rater made a difference
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = pipe(LearnedScorer(n_folds=3).set_fit_request(second_rating=True))
+        got = cross_val_score(routed, X, y, cv=cv, params={"second_rating": r2})
+        np.testing.assert_array_equal(got, by_hand)

@@ -178,3 +178,26 @@ def test_save_needs_a_fitted_learned_scorer(tmp_path):
     with pytest.raises(TypeError):
         save_model(object(), tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_card_records_a_second_rater_and_how_many_answers_were_double_marked(tmp_path, fitted):
+    model, texts, y = fitted
+    r2 = np.where(np.arange(len(y)) % 3 == 0, np.nan, np.clip(y + (np.arange(len(y)) % 2), 0, 3))
+    two = LearnedScorer(n_folds=3).fit(texts, y, second_rating=r2)
+    card = save_model(two, tmp_path / "two.vbrmodel")
+    assert card.second_rater is True and card.n_double_marked == 80
+    loaded, card2 = load_model(tmp_path / "two.vbrmodel")
+    assert card2 == card and loaded.n_double_marked_ == 80
+    new, _ = make_answers(20, seed=9)
+    np.testing.assert_array_equal(loaded.decision_function(new), two.decision_function(new))
+    with zipfile.ZipFile(tmp_path / "two.vbrmodel") as zf:
+        raw = json.loads(zf.read(CARD_MEMBER))
+    assert raw["second_rater"] is True and raw["n_double_marked"] == 80
+
+    # a single-rater card leaves the fields out (older vbr versions refuse unknown fields)
+    card = save_model(model, tmp_path / "one.vbrmodel")
+    assert card.second_rater is False and card.n_double_marked == 0
+    with zipfile.ZipFile(tmp_path / "one.vbrmodel") as zf:
+        raw = json.loads(zf.read(CARD_MEMBER))
+    assert "second_rater" not in raw and "n_double_marked" not in raw
+    assert read_card(tmp_path / "one.vbrmodel") == card

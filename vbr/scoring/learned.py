@@ -36,6 +36,15 @@ and ``GridSearchCV``. How it works, in order:
    isotonic calibration fitted on out-of-fold predictions to "how often was the level right",
    so a confidence of 0.8 means about 80 % of such answers were scored at the human level.
 
+**Double-marked answers.** ``fit(X, y, second_rating=r2)`` also learns from a second rater's
+levels (NaN or None for answers marked once): the regression targets (the kernel ridge level
+and one-hot targets, the presence ridge, the meta-model) become the mean of each answer's
+ratings; the classifiers (logistic, presence logistic, the NB-SVM cuts) learn both raters'
+labels, an answer the raters disagree on counting as one row per label at half weight; and
+the cut-points are tuned for QWK against both raters' marks. The fold split, the level
+similarities, the confidence calibration and ``cv_qwk_`` still follow ``y``. Prediction is
+the same code either way. Without ``second_rating`` the model is exactly the single-rater one.
+
 Nothing is done in ``__init__``; every hyperparameter is a plain constructor argument with a
 general default chosen for short free-text answers, not for any particular question.
 """
@@ -464,6 +473,43 @@ def _row_normalise(M: np.ndarray) -> np.ndarray:
     return M / norms
 
 
+class _Marks:
+    """Two raters' marks of training answers, as the base models learn them.
+
+    ``target``: each answer's mean rating (the regression target); ``has_second`` and
+    ``second``: which answers were marked twice, and the second mark (NaN where there is
+    none); ``rows``, ``labels``, ``weights``: the rows a classifier learns from, one per
+    answer with the first rater's label, plus, for each answer the raters disagree on, a
+    second row with the second rater's label; the two rows of a disagreement weigh
+    ``DISAGREE_WEIGHT`` each, every other answer 1.
+    """
+
+    DISAGREE_WEIGHT = 0.5
+
+    def __init__(self, y: np.ndarray, second: np.ndarray) -> None:
+        self.y = y
+        self.second = second
+        self.has_second = ~np.isnan(second)
+        self.target = np.where(self.has_second, 0.5 * (y + np.nan_to_num(second)), y.astype(float))
+        disagree = np.flatnonzero(self.has_second & (np.nan_to_num(second) != y))
+        self.rows = np.concatenate([np.arange(y.size), disagree])
+        self.labels = np.concatenate([y, second[disagree].astype(np.int64)])
+        self.weights = np.ones(self.rows.size)
+        self.weights[disagree] = self.DISAGREE_WEIGHT
+        self.weights[y.size:] = self.DISAGREE_WEIGHT
+
+    def subset(self, idx: np.ndarray) -> "_Marks":
+        """The marks of answers ``idx``, in that order."""
+        return _Marks(self.y[idx], self.second[idx])
+
+    def cut_targets(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values and marks to tune cut-points on: every answer against the first rater and,
+        once more, each double-marked answer against the second (QWK against both raters)."""
+        both = self.has_second
+        return (np.concatenate([values, values[both]]),
+                np.concatenate([self.y, self.second[both].astype(np.int64)]))
+
+
 # --------------------------------------------------------------------------- estimator
 
 
@@ -650,10 +696,19 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- base models
 
-    def _targets(self, y: np.ndarray) -> np.ndarray:
-        """Regression targets: the level itself and a one-hot indicator per level."""
+    def _targets(self, y: np.ndarray, marks: "_Marks | None" = None) -> np.ndarray:
+        """Regression targets: the level itself and a one-hot indicator per level. With a
+        second rater's marks, the mean of the available ratings and of their one-hots."""
         onehot = (y[:, None] == self.levels_[None, :]).astype(float)
-        return np.column_stack([y.astype(float), onehot])
+        T = np.column_stack([y.astype(float), onehot])
+        if marks is None:
+            return T
+        both = marks.has_second
+        r2 = marks.second[both].astype(np.int64)
+        T2 = np.column_stack([r2.astype(float),
+                              (r2[:, None] == self.levels_[None, :]).astype(float)])
+        T[both] = 0.5 * (T[both] + T2)
+        return T
 
     def _solve(self, K: np.ndarray, T: np.ndarray) -> list[np.ndarray]:
         """Dual ridge coefficients for each alpha on a centred kernel, targets centred."""
@@ -708,10 +763,17 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         B.data = np.ones_like(B.data)
         return B
 
-    def _presence_fit(self, B: sp.csr_matrix, y: np.ndarray) -> dict:
+    def _presence_fit(self, B: sp.csr_matrix, y: np.ndarray,
+                      marks: "_Marks | None" = None) -> dict:
         """Logistic regression over the levels, ridge regression on the level, and one
         logistic regression per cut ("level k or above") with each n-gram weighted by its
-        log-count ratio between the two sides (NB-SVM), all on presence features."""
+        log-count ratio between the two sides (NB-SVM), all on presence features.
+
+        With ``marks`` (a second rater's marks for the rows of ``B``), the ridge learns the
+        mean of the ratings, and the classifiers learn every rater's label: an answer the
+        raters disagree on is two rows, one per label, each at half weight."""
+        if marks is not None:
+            return self._presence_fit_marks(B, marks)
         models: dict[str, Any] = {"ridge": Ridge(alpha=self.presence_alpha).fit(B, y)}
         models["logit"] = (LogisticRegression(C=self.presence_C, solver="lbfgs", tol=1e-3,
                                               max_iter=500).fit(B, y)
@@ -727,6 +789,28 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             ratio = np.log(p / p.sum()) - np.log(q / q.sum())
             m = LogisticRegression(C=self.ordinal_C, solver="lbfgs", tol=1e-3, max_iter=500)
             cuts.append((ratio, m.fit(B.multiply(ratio).tocsr(), side)))
+        models["cuts"] = cuts
+        return models
+
+    def _presence_fit_marks(self, B: sp.csr_matrix, marks: "_Marks") -> dict:
+        """``_presence_fit`` on both raters' marks (see there)."""
+        models: dict[str, Any] = {"ridge": Ridge(alpha=self.presence_alpha).fit(B, marks.target)}
+        Bx, lab, w = B[marks.rows], marks.labels, marks.weights
+        models["logit"] = (LogisticRegression(C=self.presence_C, solver="lbfgs", tol=1e-3,
+                                              max_iter=500).fit(Bx, lab, sample_weight=w)
+                           if np.unique(lab).size > 1 else None)
+        cuts = []
+        BxT = Bx.T.tocsr()
+        for lvl in self.levels_[1:]:
+            side = (lab >= lvl).astype(np.int64)
+            if side.min() == side.max():
+                cuts.append((None, float(side[0])))
+                continue
+            p = np.asarray(BxT @ (w * side)).ravel() + 1.0
+            q = np.asarray(BxT @ (w * (1 - side))).ravel() + 1.0
+            ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+            m = LogisticRegression(C=self.ordinal_C, solver="lbfgs", tol=1e-3, max_iter=500)
+            cuts.append((ratio, m.fit(Bx.multiply(ratio).tocsr(), side, sample_weight=w)))
         models["cuts"] = cuts
         return models
 
@@ -748,10 +832,13 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
 
     def _base_oof(self, Kw: np.ndarray, Kc: np.ndarray, T: np.ndarray,
                   folds: list[tuple[np.ndarray, np.ndarray]], Xt: sp.csr_matrix,
-                  y: np.ndarray, keep: list | None = None) -> np.ndarray:
+                  y: np.ndarray, keep: list | None = None,
+                  marks: "_Marks | None" = None) -> np.ndarray:
         """Out-of-fold predictions of every base model. With ``keep`` (a list), each fold's
         models are appended to it: the dual ridge coefficients (kernel index, coefficients),
-        the logistic regression (or the only level seen in that fold) and the presence models."""
+        the logistic regression (or the only level seen in that fold) and the presence models.
+        With ``marks``, the classifiers learn both raters' labels (``T`` already holds the
+        mean targets)."""
         kernels = ((Kw + Kc) / 2.0, Kw, Kc)[: self._n_kernels()]
         out = None
         XL = self._logit_features(Xt)
@@ -765,12 +852,19 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                 for A in self._solve(Ktt, T[tr]):
                     preds.append(Kvt @ A + mean)
                     duals.append((which, A))
-            if np.unique(y[tr]).size > 1:
-                logit = self._logistic().fit(XL[tr], y[tr])
+            part = None if marks is None else marks.subset(tr)
+            if part is None:
+                if np.unique(y[tr]).size > 1:
+                    logit = self._logistic().fit(XL[tr], y[tr])
+                else:
+                    logit = int(y[tr][0])
+            elif np.unique(part.labels).size > 1:
+                logit = self._logistic().fit(XL[tr][part.rows], part.labels,
+                                             sample_weight=part.weights)
             else:
-                logit = int(y[tr][0])
+                logit = int(part.labels[0])
             preds.append(self._fold_proba(logit, XL[va]))
-            presence = self._presence_fit(B[tr], y[tr]) if B is not None else None
+            presence = self._presence_fit(B[tr], y[tr], part) if B is not None else None
             if presence is not None:
                 preds.append(self._presence_predict(presence, B[va]))
             if keep is not None:
@@ -855,13 +949,67 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         cv = KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         return list(cv.split(np.zeros(len(y))))
 
-    def fit(self, X: Any, y: Any) -> "LearnedScorer":
+    def _check_second(self, second_rating: Any, y: np.ndarray) -> _Marks | None:
+        """The second rater's marks, checked; None when there are none at all."""
+        if second_rating is None:
+            return None
+        n = y.size
+        hint = ("pass one entry per answer, on the same scale as y, with NaN or None for "
+                "answers marked only once")
+        if hasattr(second_rating, "to_numpy") and not isinstance(second_rating, np.ndarray):
+            try:  # pandas: missing values (None, NaN, pd.NA) as NaN
+                second_rating = second_rating.to_numpy(dtype=float, na_value=np.nan)
+            except (TypeError, ValueError):
+                second_rating = second_rating.to_numpy()
+        raw = (second_rating if isinstance(second_rating, np.ndarray)
+               else np.asarray(second_rating, dtype=object))
+        if raw.ndim != 1 or raw.shape[0] != n:
+            raise ValueError(f"second_rating must have one entry per answer ({n}), got shape "
+                             f"{raw.shape}; {hint}")
+        try:
+            r2 = np.array([np.nan if v is None else v for v in raw], dtype=float) \
+                if raw.dtype == object else raw.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError(f"second_rating must be whole-number levels; {hint}") from None
+        if np.any(np.isinf(r2)):
+            raise ValueError(f"second_rating has an infinite value at index "
+                             f"{int(np.flatnonzero(np.isinf(r2))[0])}; {hint}")
+        given = ~np.isnan(r2)
+        if not given.any():
+            return None
+        frac = np.flatnonzero(given & (r2 != np.round(np.nan_to_num(r2))))
+        if frac.size:
+            i = int(frac[0])
+            raise ValueError(f"second_rating must be whole-number levels, got {float(r2[i]):g} at "
+                             f"index {i}; {hint}")
+        lo, hi = int(y.min()), int(y.max())
+        out = np.flatnonzero(given & ((r2 < lo) | (r2 > hi)))
+        if out.size:
+            i = int(out[0])
+            raise ValueError(f"second_rating has level {int(r2[i])} at index {i}, outside the "
+                             f"levels of y ({lo}-{hi}); both raters must mark on the same "
+                             f"scale: check that the columns are the right ones, or use NaN or "
+                             f"None for answers marked only once")
+        return _Marks(y, r2)
+
+    def fit(self, X: Any, y: Any, second_rating: Any = None) -> "LearnedScorer":
+        """Learn from answers ``X`` and their levels ``y``.
+
+        ``second_rating`` (optional): a second rater's levels of the same answers, same
+        length and scale as ``y``, NaN or None where an answer was marked once. The
+        regression targets are then the mean of each answer's ratings, the classifiers learn
+        both raters' labels (an answer the raters disagree on counts as each label at half
+        weight), and the cut-points are tuned for QWK against both raters' marks; the fold
+        split, the level similarities and the reported ``cv_qwk_`` still follow ``y``.
+        Without it (or with every entry missing) the model is exactly the single-rater one.
+        Through a ``Pipeline``: ``pipe.fit(X, y, scorer__second_rating=r2)``.
+        """
         # the linear algebra here is on small matrices: one BLAS thread is as fast and does
         # not thrash when other processes (or n_jobs) compete for the cores
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(X, y)
+            return self._fit(X, y, second_rating)
 
-    def _fit(self, X: Any, y: Any) -> "LearnedScorer":
+    def _fit(self, X: Any, y: Any, second_rating: Any = None) -> "LearnedScorer":
         texts, keys = _as_texts(X)
         n = len(texts)
         if n < 4:
@@ -873,9 +1021,13 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                              "a scorer needs at least two different levels to learn from")
         if not self.alphas or any(float(a) <= 0 for a in self.alphas):
             raise ValueError("alphas must be one or more positive numbers")
+        marks = self._check_second(second_rating, y)
         self.levels_ = np.arange(lo, hi + 1)
         self.min_level_, self.max_level_ = lo, hi
         self.n_train_ = n
+        self.second_rater_ = marks is not None
+        self.n_double_marked_ = 0 if marks is None else int(marks.has_second.sum())
+        target = y if marks is None else marks.target
 
         min_df = self.min_df if n >= 4 * self.min_df else 1
         self.word_vec_ = CharNgramTfidf(ngram_range=tuple(self.word_ngram_range), min_df=min_df,
@@ -893,11 +1045,11 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         Z = self._project(Xt)
 
         folds = self._folds(y)
-        T = self._targets(y)
+        T = self._targets(y, marks)
         Kw = (Xw @ Xw.T).toarray()
         Kc = (Xc @ Xc.T).toarray()
         kept: list | None = [] if self.fold_average else None
-        base_oof = self._base_oof(Kw, Kc, T, folds, Xt, y, keep=kept)
+        base_oof = self._base_oof(Kw, Kc, T, folds, Xt, y, keep=kept, marks=marks)
         sims_oof = None
         for tr, va in folds:
             part = self._similarity_features(Xt[va], Z[va], self._centroids(Xt[tr], y[tr]),
@@ -918,9 +1070,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         meta_oof = np.zeros(n)
         for tr, va in folds:
             scaler = StandardScaler().fit(S_oof[tr])
-            meta = Ridge(alpha=self.meta_alpha).fit(scaler.transform(S_oof[tr]), y[tr])
+            meta = Ridge(alpha=self.meta_alpha).fit(scaler.transform(S_oof[tr]), target[tr])
             meta_oof[va] = meta.predict(scaler.transform(S_oof[va]))
-        self.cutpoints_ = optimise_cutpoints(meta_oof, y, self.levels_)
+        if marks is None:
+            self.cutpoints_ = optimise_cutpoints(meta_oof, y, self.levels_)
+        else:
+            self.cutpoints_ = optimise_cutpoints(*marks.cut_targets(meta_oof), self.levels_)
         oof_levels = apply_cutpoints(meta_oof, self.cutpoints_, lo)
         self.cv_qwk_ = quadratic_weighted_kappa(y, oof_levels, lo, hi)
         self.cv_exact_ = float(np.mean(oof_levels == y))
@@ -931,7 +1086,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.calibrator_.fit(dist, (oof_levels == y).astype(float))
 
         self.scaler_ = StandardScaler().fit(S_oof)
-        self.meta_ = Ridge(alpha=self.meta_alpha).fit(self.scaler_.transform(S_oof), y)
+        self.meta_ = Ridge(alpha=self.meta_alpha).fit(self.scaler_.transform(S_oof), target)
 
         if kept is not None:
             # base models for prediction: the average of the fold models whose out-of-fold
@@ -956,9 +1111,14 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             self.coef_word_, self.coef_char_, self.intercept_ = self._primal(
                 Xw, Xc, duals, T.mean(axis=0))
             self.fold_models_ = None
-            self.logit_ = self._logistic().fit(self._logit_features(Xt), y)
-            self.presence_ = (self._presence_fit(self._presence_features(self._logit_features(Xt)),
-                                                 y) if self.presence else None)
+            XL = self._logit_features(Xt)
+            if marks is None:
+                self.logit_ = self._logistic().fit(XL, y)
+            else:
+                self.logit_ = self._logistic().fit(XL[marks.rows], marks.labels,
+                                                   sample_weight=marks.weights)
+            self.presence_ = (self._presence_fit(self._presence_features(XL), y, marks)
+                              if self.presence else None)
         self.centroids_ = self._centroids(Xt, y)
         self.train_proj_ = Z
         self.train_y_ = y

@@ -6,7 +6,10 @@ A model file is a zip with two members:
 * ``card.json`` - the :class:`ModelCard`: what the model was trained on (SHA-256 of the
   training data, number of answers, level range), how well it did in cross-validation, its
   feature set, the rubric it was trained for (``id@version``), library versions, when it was
-  made, and the SHA-256 of ``model.skops``.
+  made, and the SHA-256 of ``model.skops``; for a model trained on two raters' marks
+  (``fit(..., second_rating=...)``), ``second_rater: true`` and how many answers were
+  double-marked (``n_double_marked``). Cards of single-rater models leave those two fields
+  out, so older vbr versions still read them.
 
 Loading checks, in order, and raises :class:`vbr.errors.IntegrityError` on any failure:
 the file is a readable zip with both members; the card parses; ``model.skops`` still has the
@@ -64,6 +67,8 @@ class ModelCard(Frozen):
     libraries: dict[str, str] = Field(default_factory=dict)
     model_sha256: str
     notes: dict[str, Any] = Field(default_factory=dict)
+    second_rater: bool = False
+    n_double_marked: int = Field(default=0, ge=0)
 
 
 def data_sha256(texts: Sequence[str], levels: Sequence[int]) -> str:
@@ -130,11 +135,17 @@ def save_model(model: Any, path: str | Path, *, rubric_ref: str | None = None,
         libraries=_libraries(),
         model_sha256=hashlib.sha256(payload).hexdigest(),
         notes=notes or {},
+        # None in models fitted before the second rater existed
+        second_rater=bool(getattr(model, "second_rater_", False)),
+        n_double_marked=int(getattr(model, "n_double_marked_", 0)),
     )
+    # a single-rater card leaves the second-rater fields out: older vbr versions (whose card
+    # refuses unknown fields) still read it
+    exclude = None if card.second_rater else {"second_rater", "n_double_marked"}
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(CARD_MEMBER, card.model_dump_json(indent=2))
+        zf.writestr(CARD_MEMBER, card.model_dump_json(indent=2, exclude=exclude))
         zf.writestr(MODEL_MEMBER, payload)
     tmp.replace(target)
     return card
