@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from vbr.cli import _register_all, app
 from vbr.errors import ValidationFailed
+from vbr.scoring.agreement import quadratic_weighted_kappa
 from vbr.scoring.datasets import read_scored_csv
 
 _registered = False
@@ -83,6 +84,45 @@ def test_evaluate_json_on_any_scale(tmp_path, lo, hi):
     assert out["qwk"] > 0.6
 
 
+def test_evaluate_trains_on_the_second_rater_and_says_so(tmp_path):
+    """With --second-rater-col, evaluate trains on both raters' marks of the training file
+    (the same model as LearnedScorer.fit(..., second_rating=...)), scores against the first
+    rater's column, and says how many answers were double-marked."""
+    from vbr.scoring.learned import LearnedScorer
+
+    out = evaluate_json(tmp_path, 0, 3)
+    assert out["trained_on_second_rater"] is True and out["n_double_marked"] == 90
+    train = read_scored_csv(tmp_path / "train.csv", "answer", "mark", "mark2")
+    test = read_scored_csv(tmp_path / "test.csv", "answer", "mark")
+    both = LearnedScorer().fit(train.texts, train.scores, second_rating=train.second)
+    assert out["qwk"] == pytest.approx(quadratic_weighted_kappa(test.scores, both.predict(test.texts)))
+    assert out["cv_qwk"] == pytest.approx(both.cv_qwk_)
+    one = LearnedScorer().fit(train.texts, train.scores)
+    assert not np.array_equal(one.decision_function(test.texts), both.decision_function(test.texts))
+
+    res = runner.invoke(cli(), ["scorer", "evaluate", str(tmp_path / "train.csv"),
+                                str(tmp_path / "test.csv"), "--text-col", "answer",
+                                "--score-col", "mark", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    single = json.loads(res.stdout)
+    assert single["trained_on_second_rater"] is False and single["n_double_marked"] == 0
+    assert "human_qwk" not in single
+    assert single["qwk"] == pytest.approx(quadratic_weighted_kappa(test.scores, one.predict(test.texts)))
+
+
+def test_evaluate_table_names_the_second_rater_training(tmp_path):
+    tr = write_csv(tmp_path / "train.csv", rows(60, 0, 3, 1))
+    te = write_csv(tmp_path / "test.csv", rows(20, 0, 3, 2))
+    res = runner.invoke(cli(), ["scorer", "evaluate", str(tr), str(te), "--text-col", "answer",
+                                "--score-col", "mark", "--second-rater-col", "mark2"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # rich wraps lines at its own width
+    assert "60 double-marked: trained on both raters' marks ('mark' and 'mark2')" in text
+    assert "against 'mark'" in text
+    help_text = runner.invoke(cli(), ["scorer", "evaluate", "--help"]).output
+    assert "trained on both raters' marks" in " ".join(help_text.replace("│", " ").split())
+
+
 def test_evaluate_handles_bom_and_semicolons(tmp_path):
     out = evaluate_json(tmp_path, 0, 3, encoding="utf-8-sig", delimiter=";")
     assert out["n_train"] == 90
@@ -111,6 +151,35 @@ def test_train_writes_a_model_with_a_card(tmp_path):
     assert card.data_sha256 == read_scored_csv(tr, "answer", "mark").sha256
     preds = model.predict(["put the patient first. ask a senior colleague for help"])
     assert 1 <= preds[0] <= 4
+
+
+def test_train_with_a_second_rater_records_it_in_the_card(tmp_path):
+    from vbr.scoring.learned import LearnedScorer
+    from vbr.scoring.model_io import load_model
+
+    tr = write_csv(tmp_path / "train.csv", rows(60, 1, 4, 1))
+    out = tmp_path / "model.vbr"
+    res = runner.invoke(cli(), ["scorer", "train", str(tr), "--text-col", "answer", "--score-col",
+                                "mark", "--second-rater-col", "mark2", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "60 of them double-marked ('mark' and 'mark2')" in " ".join(res.output.split())
+    model, card = load_model(out)
+    assert card.second_rater is True and card.n_double_marked == 60
+    assert card.notes["second_rater_col"] == "mark2"
+    data = read_scored_csv(tr, "answer", "mark", "mark2")
+    assert card.data_sha256 == data.sha256
+    direct = LearnedScorer().fit(data.texts, data.scores, second_rating=data.second)
+    np.testing.assert_array_equal(model.decision_function(data.texts[:15]),
+                                  direct.decision_function(data.texts[:15]))
+
+    plain = tmp_path / "plain.vbr"
+    res = runner.invoke(cli(), ["scorer", "train", str(tr), "--text-col", "answer", "--score-col",
+                                "mark", "-o", str(plain)])
+    assert res.exit_code == 0, res.output
+    assert "double-marked" not in res.output
+    _, card = load_model(plain)
+    assert card.second_rater is False and card.n_double_marked == 0
+    assert "second_rater_col" not in card.notes
 
 
 # ------------------------------------------------------------------ bad input
@@ -181,8 +250,42 @@ def test_one_level_only_and_too_few_rows(tmp_path):
                     "-o", str(tmp_path / "m")], "at least 10")
 
 
+@pytest.mark.parametrize("bad,needle", [("7", "second rater's score 7 is outside the scale of the "
+                                                 "scores in 'mark' (0-3)"),
+                                        ("-1", "score -1 is outside the scale"),
+                                        ("2.5", "'2.5' is not a whole number"),
+                                        ("high", "'high' is not a whole number"),
+                                        ("", "the score is missing")])
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_bad_second_rater_scores_in_the_training_file_name_the_row(tmp_path, bad, needle, command):
+    data = rows(30, 0, 3, 1)
+    data[6][3] = bad
+    tr = write_csv(tmp_path / "train.csv", data)
+    te = write_csv(tmp_path / "test.csv", rows(10, 0, 3, 2))
+    args = (["train", str(tr)] if command == "train" else ["evaluate", str(tr), str(te)])
+    exc = expect_failure(["scorer", *args, "--text-col", "answer", "--score-col", "mark",
+                          "--second-rater-col", "mark2", "-o", str(tmp_path / "m")]
+                         if command == "train" else
+                         ["scorer", *args, "--text-col", "answer", "--score-col", "mark",
+                          "--second-rater-col", "mark2"],
+                         "train.csv", "row 7", "field 'mark2'", needle)
+    assert "test.csv" not in exc
+    assert ("same scale" in exc) if bad in ("7", "-1") else ("whole-number score" in exc)
+    assert not (tmp_path / "m").exists()
+
+
+def test_second_rater_column_must_be_in_the_training_file_too(tmp_path):
+    tr = write_csv(tmp_path / "train.csv", [r[:3] for r in rows(30, 0, 3, 1)],
+                   header=("id", "answer", "mark"))
+    te = write_csv(tmp_path / "test.csv", rows(10, 0, 3, 2))
+    expect_failure(["scorer", "evaluate", str(tr), str(te), "--text-col", "answer", "--score-col",
+                    "mark", "--second-rater-col", "mark2"], "train.csv", "no column named 'mark2'",
+                   "--second-rater-col")
+
+
 def test_second_rater_column_checked_in_test_file(tmp_path):
-    tr = write_csv(tmp_path / "train.csv", rows(30, 0, 3, 1))
+    # the training file has the column (evaluate trains on it), the test file does not
+    tr = write_csv(tmp_path / "train.csv", rows(30, 0, 3, 1), header=("id", "answer", "mark", "rater2"))
     te = write_csv(tmp_path / "test.csv", rows(10, 0, 3, 2))
     expect_failure(["scorer", "evaluate", str(tr), str(te), "--text-col", "answer", "--score-col",
                     "mark", "--second-rater-col", "rater2"], "test.csv", "rater2")

@@ -58,16 +58,33 @@ def _check_trainable(data: Any) -> None:
                                hint="add more marked answers (a few hundred per question is typical)")
 
 
-def _fit(data: Any, quiet_stdout: bool, label: str):
+def _second_rating(data: Any, column: str) -> np.ndarray:
+    """The training file's second-rater marks, checked against the first rater's scale."""
+    lo, hi = data.levels
+    second = data.second
+    bad = np.flatnonzero((second < lo) | (second > hi))
+    if bad.size:
+        i = int(bad[0])
+        raise ValidationFailed(
+            f"the second rater's score {int(second[i])} is outside the scale of the scores in "
+            f"'{data.score_col}' ({lo}-{hi})", file=data.path, row=data.rows[i],
+            field=column,
+            hint="both raters must mark on the same scale: check the row, and that "
+                 "--second-rater-col names the second rater's score column")
+    return second
+
+
+def _fit(data: Any, quiet_stdout: bool, label: str, second: Optional[np.ndarray] = None):
     from vbr.scoring.learned import LearnedScorer
 
     model = LearnedScorer()
     with _progress(quiet_stdout) as progress:
+        both = "" if second is None else ", both raters' marks"
         progress.add_task(f"{label} on {len(data):,} answers "
-                          f"(levels {data.levels[0]}-{data.levels[1]}) ...", total=None)
+                          f"(levels {data.levels[0]}-{data.levels[1]}{both}) ...", total=None)
         start = time.perf_counter()
         try:
-            model.fit(data.texts, data.scores)
+            model.fit(data.texts, data.scores, second_rating=second)
         except ValueError as exc:
             raise ValidationFailed(f"cannot train on this file: {exc}", file=data.path) from None
         seconds = time.perf_counter() - start
@@ -97,20 +114,29 @@ def train(
     rubric: Optional[str] = typer.Option(
         None, "--rubric", help="Rubric id (or id@version) the marks follow; loading the model "
         "for another rubric version is then refused."),
+    second_rater_col: Optional[str] = typer.Option(
+        None, "--second-rater-col", help="Column with a second human's score of the same "
+        "answers, same scale: the scorer then learns from both raters' marks (the mean of "
+        "the two, disagreements at half weight each). Every row needs one."),
 ) -> None:
     """Train a learned scorer on TRAIN_CSV and save it with its model card."""
     from vbr.scoring.model_io import save_model
 
     ref = _rubric_ref(rubric)
-    data = _read(train_csv, text_col, score_col)
+    data = _read(train_csv, text_col, score_col, second_rater_col)
     _check_trainable(data)
-    model, seconds = _fit(data, False, "Training")
-    card = save_model(model, output, rubric_ref=ref, data_sha256=data.sha256,
-                      notes={"train_file": train_csv.name, "text_col": text_col,
-                             "score_col": score_col, "train_seconds": round(seconds, 2)})
+    second = None if second_rater_col is None else _second_rating(data, second_rater_col)
+    model, seconds = _fit(data, False, "Training", second)
+    notes = {"train_file": train_csv.name, "text_col": text_col, "score_col": score_col,
+             "train_seconds": round(seconds, 2)}
+    if second_rater_col is not None:
+        notes["second_rater_col"] = second_rater_col
+    card = save_model(model, output, rubric_ref=ref, data_sha256=data.sha256, notes=notes)
+    both = (f", {card.n_double_marked:,} of them double-marked ('{score_col}' and "
+            f"'{second_rater_col}')" if card.second_rater else "")
     console.print(
-        f"Trained on {card.n_train:,} answers (levels {card.levels[0]}-{card.levels[1]}) in "
-        f"{seconds:.1f}s; cross-validated QWK {card.cv_qwk:.3f}. Saved to {output}"
+        f"Trained on {card.n_train:,} answers{both} (levels {card.levels[0]}-{card.levels[1]}) "
+        f"in {seconds:.1f}s; cross-validated QWK {card.cv_qwk:.3f}. Saved to {output}"
         + (f" for rubric {ref}." if ref else "."), highlight=False)
 
 
@@ -133,8 +159,10 @@ def evaluate(
     text_col: str = typer.Option(..., "--text-col", help="Column holding the answer text."),
     score_col: str = typer.Option(..., "--score-col", help="Column holding the whole-number score."),
     second_rater_col: Optional[str] = typer.Option(
-        None, "--second-rater-col", help="Column with a second human's score, for human-human "
-        "agreement (read from the test file)."),
+        None, "--second-rater-col", help="Column with a second human's score, in both files: "
+        "the scorer is trained on both raters' marks of TRAIN_CSV (the mean of the two, "
+        "disagreements at half weight each), and TEST_CSV's gives the human-human agreement. "
+        "The scorer is always compared with --score-col."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Train on TRAIN_CSV, score TEST_CSV, and compare with its human marks."""
@@ -143,10 +171,11 @@ def evaluate(
                                        validation_report)
 
     as_json = fmt is OutputFormat.json
-    train_data = _read(train_csv, text_col, score_col)
+    train_data = _read(train_csv, text_col, score_col, second_rater_col)
     _check_trainable(train_data)
+    second = None if second_rater_col is None else _second_rating(train_data, second_rater_col)
     test_data = _read(test_csv, text_col, score_col, second_rater_col)
-    model, seconds = _fit(train_data, as_json, "Training")
+    model, seconds = _fit(train_data, as_json, "Training", second)
     start = time.perf_counter()
     pred, conf = model.predict_with_confidence(test_data.texts)
     predict_seconds = time.perf_counter() - start
@@ -161,6 +190,8 @@ def evaluate(
         "adjacent": adjacent_agreement(human, pred),
         "smd": standardised_mean_difference(pred, human),
         "n_train": len(train_data),
+        "trained_on_second_rater": bool(model.second_rater_),
+        "n_double_marked": int(model.n_double_marked_),
         "n_test": len(test_data),
         "train_levels": list(train_data.levels),
         "test_levels": list(test_data.levels),
@@ -200,8 +231,11 @@ def evaluate(
     row("standardised mean difference", out["smd"], standardised_mean_difference(base, human),
         out.get("human_smd"))
     console.print(table)
-    console.print(f"Trained on {out['n_train']:,} answers in {seconds:.1f}s (cross-validated QWK "
-                  f"{out['cv_qwk']:.3f}); scored {out['n_test']:,}. QWK 95% interval "
+    both = (f", {out['n_double_marked']:,} double-marked: trained on both raters' marks "
+            f"('{score_col}' and '{second_rater_col}')" if out["trained_on_second_rater"] else "")
+    console.print(f"Trained on {out['n_train']:,} answers{both} in {seconds:.1f}s "
+                  f"(cross-validated QWK {out['cv_qwk']:.3f}); scored {out['n_test']:,} "
+                  f"against '{score_col}'. QWK 95% interval "
                   f"{out['qwk_ci'][0]:.3f}-{out['qwk_ci'][1]:.3f}.", highlight=False)
     console.print(f"[bold]Verdict: {report.verdict}[/]")
     for reason in report.reasons[1:]:
