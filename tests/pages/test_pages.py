@@ -427,3 +427,24 @@ def test_browser_tests_fail_with_instructions_when_chromium_is_missing(monkeypat
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(pytest.fail.Exception, match="run scripts/chromium.sh"):
         browser.chromium_path()
+
+
+def test_answers_that_cannot_be_trusted_come_before_those_the_scorer_is_unsure_of(pages):
+    """Near-duplicate, too-short ... answers first, then low-confidence-only, then unflagged; the
+    same order on the page, and each group by reference."""
+    summaries = rv.candidate_summaries(pages.engine, CAMPAIGN, {})
+    ranks = [rv.list_rank(s["flags"]) for s in summaries]
+    assert ranks == sorted(ranks)
+    unsure = rv.FLAG_WORDS["low_confidence"]
+    firm = [s for s in summaries if set(s["flags"]) - {unsure}]
+    only_unsure = [s for s in summaries if set(s["flags"]) == {unsure}]
+    assert firm and only_unsure  # the seeded campaign has both kinds (its near-duplicate answers)
+    assert summaries[:len(firm)] == firm
+    assert summaries[len(firm):len(firm) + len(only_unsure)] == only_unsure
+    for group in (firm, only_unsure):
+        assert [s["ref"] for s in group] == sorted(s["ref"] for s in group)
+    assert rv.list_rank([]) == 2 and rv.list_rank([unsure]) == 1
+    assert rv.list_rank([unsure, rv.FLAG_WORDS["too_short"]]) == 0
+    pages.sign_in("recruiter")
+    listing = pages.client.get(REVIEW).text
+    assert re.findall(r'/review/([\w-]+)">C\d+</a>', listing) == [s["id"] for s in summaries]

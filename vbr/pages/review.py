@@ -171,6 +171,19 @@ def _flag_codes(engine, row: Mapping[str, Any]) -> list[str]:
     return [f["code"] for f in _stored_flag_dicts(row["flags"])]
 
 
+UNSURE = FLAG_WORDS["low_confidence"]
+
+
+def list_rank(flag_words: Iterable[str]) -> int:
+    """Where a candidate stands in the review list: 0 when an answer itself needs a person (too
+    short, off the question, very like another candidate's, ...), 1 when the scorer is only unsure
+    of its reading, 2 when nothing is flagged. The low-confidence flag is by far the most common
+    (every value an answer shows no indicator for), so "flagged first" alone would bury the answers
+    that cannot be scored at all among those that can."""
+    words = set(flag_words)
+    return 2 if not words else 1 if words == {UNSURE} else 0
+
+
 def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
                         states: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One row per application: reference, scores, flags, reviewed; flagged first, then by reference.
@@ -191,7 +204,9 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
         if codes:
             r["flagged"] += 1
             r["flags"].update(FLAG_WORDS.get(code, code) for code in codes)
-    out = sorted(rows.values(), key=lambda r: (r["flagged"] == 0, r["ref"]))  # stable while reviewing
+    # the answer itself is doubtful (empty, copied, near another's...) before the scorer is only unsure
+    # of its reading, and only then the rest; stable while reviewing (an override keeps its flags)
+    out = sorted(rows.values(), key=lambda r: (list_rank(r["flags"]), r["ref"]))
     for r in out:
         r["flags"] = sorted(r["flags"])
         r["done"] = r["scores"] > 0 and r["reviewed"] == r["scores"]
