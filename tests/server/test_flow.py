@@ -113,3 +113,26 @@ def test_a_new_application_is_answered_with_exactly_what_was_stored(svc):
         assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
         again = svc.client.post("/v1/campaigns/band5-2026/applications", headers=h, json=body)
         assert again.status_code == 200 and again.json() == {"created": False, "application": stored}
+
+
+def test_campaign_list_pages_the_tenants_campaigns_in_the_database(svc):
+    """Oldest first, every campaign of the caller's tenant once, none of another's; the last page
+    says there is no next one, also when the campaigns fill the pages exactly."""
+    c = svc.client
+    for i in range(6):
+        for tenant in ("t1", "t2"):
+            r = c.post("/v1/campaigns", headers=svc.h("ats", tenant),
+                       json={"id": f"{tenant}-c{i}", "title": f"C{i}", "rubric_id": "nhs-constitution"})
+            assert r.status_code == 201, r.text
+        svc.clock.advance(seconds=1)
+    for limit, pages in ((4, 2), (3, 2), (6, 1), (500, 1)):
+        got, cursor, n = [], None, 0
+        while True:
+            url = f"/v1/campaigns?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+            body = c.get(url, headers=svc.h("recruiter")).json()
+            got += [item["id"] for item in body["items"]]
+            n += 1
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        assert got == [f"t1-c{i}" for i in range(6)] and n == pages, (limit, got, n)

@@ -67,3 +67,11 @@ def page(items: Sequence[T], params: PageParams) -> dict:
     chunk = list(items[start:start + params.limit])
     more = start + params.limit < len(items)
     return {"items": chunk, "next_cursor": encode(start + params.limit) if more else None}
+
+
+def page_fetched(rows: Sequence[T], params: PageParams) -> dict:
+    """A page of rows the database paged: fetched as ``params.limit + 1`` rows from
+    ``params.position``, the extra row (not shown) only says that there is a next page."""
+    more = len(rows) > params.limit
+    return {"items": list(rows[:params.limit]),
+            "next_cursor": encode(params.position + params.limit) if more else None}

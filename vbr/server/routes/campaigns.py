@@ -17,7 +17,7 @@ from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, page, page_params
+from vbr.server.pagination import Page, PageParams, page_fetched, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import CampaignCreated, CampaignIn, CampaignOut
@@ -78,10 +78,11 @@ def list_campaigns(params: PageParams = Depends(page_params), who: Principal = D
                    vbr: Engine = Depends(engine)) -> dict:
     import json
 
-    rows = vbr.store.campaigns(who.tenant)  # the tenant's only, filtered by the database
+    # the tenant's only, filtered and paged by the database
+    rows = vbr.store.campaigns(who.tenant, limit=params.limit + 1, offset=params.position)
     for r in rows:
         r["question_ids"] = json.loads(r["question_ids"]) if isinstance(r["question_ids"], str) else r["question_ids"]
-    return page([campaign_out(r) for r in rows], params)
+    return page_fetched([campaign_out(r) for r in rows], params)
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=AUTH_ERRORS, summary="One campaign")
