@@ -161,7 +161,7 @@ class GreenhouseAdapter:
     # ------------------------------------------------------------------ list_tests
     def list_tests(self, caller: Caller) -> list[dict[str, str]]:
         return [{"partner_test_id": c["id"], "partner_test_name": f"{c['title']} ({c['rubric_ref']})"}
-                for c in self.engine.store.campaigns() if c["tenant"] == caller.tenant]
+                for c in self.engine.store.campaigns(caller.tenant)]  # the caller's, filtered in SQL
 
     def _campaign(self, caller: Caller, campaign_id: str) -> dict[str, Any]:
         try:
