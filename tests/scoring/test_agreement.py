@@ -265,3 +265,29 @@ def test_pair_agreement_fields():
     assert pa.n == 5
     assert pa.exact.estimate == pytest.approx(0.8)
     assert pa.qwk_label in ("strong", "acceptable", "below acceptable")
+
+
+
+def test_validation_report_with_a_second_rater_who_marked_a_sample():
+    """Human-human agreement on the items both humans marked, set against the scorer's on those
+    same items; with every item marked it is the report it always was."""
+    from vbr.scoring.agreement import pair_agreement, validation_report
+
+    rng = np.random.default_rng(5)
+    h1 = rng.integers(0, 4, 200)
+    model = np.clip(h1 + rng.choice([0, 0, 0, 1, -1], 200), 0, 3)
+    h2 = np.clip(h1 + rng.choice([0, 0, 0, 0, 1, -1], 200), 0, 3).astype(float)
+    full = validation_report(model, h1, h2, n_boot=50)
+    sample = h2.copy()
+    sample[::2] = np.nan
+    part = validation_report(model, h1, sample, n_boot=50)
+    marked = ~np.isnan(sample)
+    hh = pair_agreement(h1[marked], sample[marked].astype(int), n_boot=50)
+    mh_same = pair_agreement(h1[marked], model[marked], n_boot=50)
+    assert part.human_human.n == 100 and part.human_human.qwk.estimate == pytest.approx(hh.qwk.estimate)
+    assert part.qwk_drop == pytest.approx(hh.qwk.estimate - mh_same.qwk.estimate)
+    assert part.model_human.n == 200 and part.model_human == full.model_human
+    assert any("on the 100 answers both marked" in r for r in part.reasons)
+    assert full.human_human.n == 200 and not any("both marked" in r for r in full.reasons)
+    none = validation_report(model, h1, np.full(200, np.nan), n_boot=50)
+    assert none.human_human is None and none.verdict != "unsupervised"

@@ -254,8 +254,7 @@ def test_one_level_only_and_too_few_rows(tmp_path):
                                                  "scores in 'mark' (0-3)"),
                                         ("-1", "score -1 is outside the scale"),
                                         ("2.5", "'2.5' is not a whole number"),
-                                        ("high", "'high' is not a whole number"),
-                                        ("", "the score is missing")])
+                                        ("high", "'high' is not a whole number")])
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_bad_second_rater_scores_in_the_training_file_name_the_row(tmp_path, bad, needle, command):
     data = rows(30, 0, 3, 1)
@@ -270,17 +269,66 @@ def test_bad_second_rater_scores_in_the_training_file_name_the_row(tmp_path, bad
                           "--second-rater-col", "mark2"],
                          "train.csv", "row 7", "field 'mark2'", needle)
     assert "test.csv" not in exc
-    assert ("same scale" in exc) if bad in ("7", "-1") else ("whole-number score" in exc)
+    assert ("same scale" in exc) if bad in ("7", "-1") else ("or blank for an answer marked once" in exc)
     assert not (tmp_path / "m").exists()
 
 
-def test_second_rater_column_must_be_in_the_training_file_too(tmp_path):
+def test_a_training_file_without_the_second_rater_column_trains_on_one_mark_and_says_so(tmp_path):
+    """The second rater marked only the test answers: evaluate still gives the human-human
+    agreement, trains on the first rater's marks and says why."""
     tr = write_csv(tmp_path / "train.csv", [r[:3] for r in rows(30, 0, 3, 1)],
                    header=("id", "answer", "mark"))
     te = write_csv(tmp_path / "test.csv", rows(10, 0, 3, 2))
-    expect_failure(["scorer", "evaluate", str(tr), str(te), "--text-col", "answer", "--score-col",
-                    "mark", "--second-rater-col", "mark2"], "train.csv", "no column named 'mark2'",
-                   "--second-rater-col")
+    base = ["scorer", "evaluate", str(tr), str(te), "--text-col", "answer", "--score-col", "mark",
+            "--second-rater-col", "mark2"]
+    res = runner.invoke(cli(), [*base, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["trained_on_second_rater"] is False and out["n_double_marked"] == 0
+    test = read_scored_csv(te, "answer", "mark", "mark2")
+    assert out["human_qwk"] == pytest.approx(quadratic_weighted_kappa(test.scores, test.second))
+    assert out["n_human_pairs"] == 10
+    res = runner.invoke(cli(), base)
+    assert res.exit_code == 0, res.output
+    assert "(marked once: train.csv has no 'mark2' column)" in " ".join(res.output.split())
+
+
+def test_answers_marked_once_leave_the_second_rater_blank(tmp_path):
+    """Institutions double-mark a sample: a blank second-rater cell is an answer marked once, in
+    training (the model is LearnedScorer.fit with NaN there) and in the test file (the
+    human-human figures are on the answers both marked, and the output says how many)."""
+    from vbr.scoring.learned import LearnedScorer
+
+    train_rows, test_rows = rows(60, 0, 3, 1), rows(30, 0, 3, 2)
+    for r in train_rows[::3]:
+        r[3] = ""
+    for r in test_rows[1::2]:
+        r[3] = " "
+    tr = write_csv(tmp_path / "train.csv", train_rows)
+    te = write_csv(tmp_path / "test.csv", test_rows)
+    train = read_scored_csv(tr, "answer", "mark", "mark2")
+    assert int(np.isnan(train.second).sum()) == 20
+    base = ["scorer", "evaluate", str(tr), str(te), "--text-col", "answer", "--score-col", "mark",
+            "--second-rater-col", "mark2"]
+    res = runner.invoke(cli(), [*base, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["trained_on_second_rater"] is True and out["n_double_marked"] == 40
+    test = read_scored_csv(te, "answer", "mark", "mark2")
+    both = LearnedScorer().fit(train.texts, train.scores, second_rating=train.second)
+    assert out["qwk"] == pytest.approx(quadratic_weighted_kappa(test.scores, both.predict(test.texts)))
+    pairs = ~np.isnan(test.second)
+    assert out["n_human_pairs"] == 15 and out["n_test"] == 30
+    assert out["human_qwk"] == pytest.approx(
+        quadratic_weighted_kappa(test.scores[pairs], test.second[pairs].astype(int)))
+    res = runner.invoke(cli(), base)
+    assert res.exit_code == 0, res.output
+    assert "The second rater marked 15 of the 30 test answers" in " ".join(res.output.split())
+    model = tmp_path / "m.vbr"
+    res = runner.invoke(cli(), ["scorer", "train", str(tr), "--text-col", "answer", "--score-col", "mark",
+                                "--second-rater-col", "mark2", "-o", str(model)])
+    assert res.exit_code == 0, res.output
+    assert "40 of them double-marked" in " ".join(res.output.split())
 
 
 def test_second_rater_column_checked_in_test_file(tmp_path):

@@ -39,10 +39,11 @@ def _progress(quiet_stdout: bool) -> Progress:
 
 
 def _read(path: Path, text_col: str, score_col: str, second: Optional[str] = None,
-          min_rows: int = 1):
+          min_rows: int = 1, second_optional: bool = False):
     from vbr.scoring.datasets import read_scored_csv
 
-    return read_scored_csv(path, text_col, score_col, second, min_rows=min_rows)
+    return read_scored_csv(path, text_col, score_col, second, min_rows=min_rows,
+                           second_rater_optional=second_optional)
 
 
 def _check_trainable(data: Any) -> None:
@@ -59,10 +60,11 @@ def _check_trainable(data: Any) -> None:
 
 
 def _second_rating(data: Any, column: str) -> np.ndarray:
-    """The training file's second-rater marks, checked against the first rater's scale."""
+    """The training file's second-rater marks (NaN where an answer was marked once), checked
+    against the first rater's scale."""
     lo, hi = data.levels
     second = data.second
-    bad = np.flatnonzero((second < lo) | (second > hi))
+    bad = np.flatnonzero((second < lo) | (second > hi))  # NaN compares false: marked once is fine
     if bad.size:
         i = int(bad[0])
         raise ValidationFailed(
@@ -117,7 +119,8 @@ def train(
     second_rater_col: Optional[str] = typer.Option(
         None, "--second-rater-col", help="Column with a second human's score of the same "
         "answers, same scale: the scorer then learns from both raters' marks (the mean of "
-        "the two, disagreements at half weight each). Every row needs one."),
+        "the two, disagreements at half weight each). Leave a cell blank for an answer "
+        "marked once."),
 ) -> None:
     """Train a learned scorer on TRAIN_CSV and save it with its model card."""
     from vbr.scoring.model_io import save_model
@@ -159,10 +162,11 @@ def evaluate(
     text_col: str = typer.Option(..., "--text-col", help="Column holding the answer text."),
     score_col: str = typer.Option(..., "--score-col", help="Column holding the whole-number score."),
     second_rater_col: Optional[str] = typer.Option(
-        None, "--second-rater-col", help="Column with a second human's score, in both files: "
-        "the scorer is trained on both raters' marks of TRAIN_CSV (the mean of the two, "
-        "disagreements at half weight each), and TEST_CSV's gives the human-human agreement. "
-        "The scorer is always compared with --score-col."),
+        None, "--second-rater-col", help="Column with a second human's score (blank for an "
+        "answer marked once). TEST_CSV's gives the human-human agreement on the answers both "
+        "humans marked; when TRAIN_CSV has the column too, the scorer is trained on both "
+        "raters' marks (the mean of the two, disagreements at half weight each). The scorer "
+        "is always compared with --score-col."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Train on TRAIN_CSV, score TEST_CSV, and compare with its human marks."""
@@ -171,9 +175,9 @@ def evaluate(
                                        validation_report)
 
     as_json = fmt is OutputFormat.json
-    train_data = _read(train_csv, text_col, score_col, second_rater_col)
+    train_data = _read(train_csv, text_col, score_col, second_rater_col, second_optional=True)
     _check_trainable(train_data)
-    second = None if second_rater_col is None else _second_rating(train_data, second_rater_col)
+    second = None if train_data.second is None else _second_rating(train_data, second_rater_col)
     test_data = _read(test_csv, text_col, score_col, second_rater_col)
     model, seconds = _fit(train_data, as_json, "Training", second)
     start = time.perf_counter()
@@ -203,10 +207,14 @@ def evaluate(
         "reasons": list(report.reasons),
     }
     if test_data.second is not None:
-        out["human_qwk"] = quadratic_weighted_kappa(human, test_data.second)
-        out["human_exact"] = exact_agreement(human, test_data.second)
-        out["human_adjacent"] = adjacent_agreement(human, test_data.second)
-        out["human_smd"] = standardised_mean_difference(test_data.second, human)
+        marked = ~np.isnan(test_data.second)  # the answers the second rater marked too
+        out["n_human_pairs"] = int(marked.sum())
+        if marked.any():
+            h1, h2 = human[marked], test_data.second[marked].astype(np.int64)
+            out["human_qwk"] = quadratic_weighted_kappa(h1, h2)
+            out["human_exact"] = exact_agreement(h1, h2)
+            out["human_adjacent"] = adjacent_agreement(h1, h2)
+            out["human_smd"] = standardised_mean_difference(h2, h1)
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
@@ -233,6 +241,11 @@ def evaluate(
     console.print(table)
     both = (f", {out['n_double_marked']:,} double-marked: trained on both raters' marks "
             f"('{score_col}' and '{second_rater_col}')" if out["trained_on_second_rater"] else "")
+    if second_rater_col and train_data.second is None:
+        both = f" (marked once: {train_csv.name} has no '{second_rater_col}' column)"
+    if out.get("n_human_pairs") not in (None, out["n_test"]):
+        console.print(f"The second rater marked {out['n_human_pairs']:,} of the {out['n_test']:,} "
+                      "test answers; the human-human figures are on those.", highlight=False)
     console.print(f"Trained on {out['n_train']:,} answers{both} in {seconds:.1f}s "
                   f"(cross-validated QWK {out['cv_qwk']:.3f}); scored {out['n_test']:,} "
                   f"against '{score_col}'. QWK 95% interval "

@@ -395,7 +395,9 @@ def validation_report(model: Any, human1: Any, human2: Any = None,
     """Compare a scorer's levels with human ratings of the same answers and give a verdict.
 
     ``model`` and ``human1`` (and ``human2``, a second human rater, when there is one) are
-    integer levels in the same item order. ``groups`` gives, per item, a subgroup label for
+    integer levels in the same item order; ``human2`` may be NaN for items it did not mark, and
+    human-human agreement is then measured on the items both humans marked, against the
+    scorer's agreement on those same items. A second rater who marked none is no second rater. ``groups`` gives, per item, a subgroup label for
     the scorer's fairness check (its SMD per subgroup); it is only ever used to compute
     these figures.
 
@@ -410,10 +412,19 @@ def validation_report(model: Any, human1: Any, human2: Any = None,
     mh = pair_agreement(h1, m, n_boot=n_boot, seed=seed)
     hh = None
     drop = None
+    n_pairs = 0
     if human2 is not None:
-        _, h2 = _int_pair(model, human2)
-        hh = pair_agreement(h1, h2, n_boot=n_boot, seed=seed)
-        drop = hh.qwk.estimate - mh.qwk.estimate
+        h2f = np.asarray(human2, dtype=float).ravel()
+        if h2f.shape != m.shape:
+            raise ValueError(f"the two sets of ratings differ in length ({m.size} and {h2f.size})")
+        marked = ~np.isnan(h2f)  # NaN: an item the second rater did not mark
+        n_pairs = int(marked.sum())
+        if n_pairs:
+            _, h2 = _int_pair(h1[marked], h2f[marked])
+            hh = pair_agreement(h1[marked], h2, n_boot=n_boot, seed=seed)
+            # like with like: the scorer on the same items the two humans both marked
+            same = mh if n_pairs == n else pair_agreement(h1[marked], m[marked], n_boot=n_boot, seed=seed)
+            drop = hh.qwk.estimate - same.qwk.estimate
     smd = mh.smd
 
     reasons: list[str] = []
@@ -437,12 +448,13 @@ def validation_report(model: Any, human1: Any, human2: Any = None,
                        "agrees with people nearly as well as people agree with each other.")
     else:
         assert drop is not None
+        on = "" if n_pairs == n else f" on the {n_pairs} answers both marked"
         if drop <= MAX_QWK_DROP:
-            reasons.append(f"Two human raters agree at QWK {hh.qwk.estimate:.2f}; the scorer is "
+            reasons.append(f"Two human raters agree at QWK {hh.qwk.estimate:.2f}{on}; the scorer is "
                            f"{max(drop, 0):.2f} below that, within the {MAX_QWK_DROP:.2f} allowed.")
         else:
             fails_unsupervised = True
-            reasons.append(f"Two human raters agree at QWK {hh.qwk.estimate:.2f}; the scorer is "
+            reasons.append(f"Two human raters agree at QWK {hh.qwk.estimate:.2f}{on}; the scorer is "
                            f"{drop:.2f} below that, more than the {MAX_QWK_DROP:.2f} allowed.")
             if drop > 2 * MAX_QWK_DROP:
                 not_usable = True

@@ -34,7 +34,7 @@ class ScoredAnswers:
     score_col: str
     texts: list[str]
     scores: np.ndarray
-    second: np.ndarray | None
+    second: np.ndarray | None  # floats: NaN where the second rater did not mark the answer
     rows: list[int]
     sha256: str
 
@@ -108,11 +108,14 @@ def _column(path: Path, header: list[str], name: str, option: str) -> int:
 
 def read_scored_csv(path: str | Path, text_col: str, score_col: str,
                     second_rater_col: str | None = None, *,
-                    min_rows: int = 1) -> ScoredAnswers:
+                    min_rows: int = 1, second_rater_optional: bool = False) -> ScoredAnswers:
     """Read answers and integer marks from a CSV; raise ValidationFailed on the first problem.
 
-    Each row needs a non-blank answer of at most 50,000 characters and a whole-number score
-    (``second_rater_col`` too, when given). The file must have at least ``min_rows`` rows.
+    Each row needs a non-blank answer of at most 50,000 characters and a whole-number score.
+    In ``second_rater_col`` a blank cell is an answer the second rater did not mark (NaN in
+    ``second``: institutions usually double-mark a sample); anything else must be a whole
+    number. With ``second_rater_optional`` a file without that column reads as marked once
+    (``second`` None). The file must have at least ``min_rows`` rows.
     """
     p = Path(path)
     if not p.exists():
@@ -135,11 +138,13 @@ def read_scored_csv(path: str | Path, text_col: str, score_col: str,
     header = [h.strip() for h in header]
     ti = _column(p, header, text_col, "--text-col")
     si = _column(p, header, score_col, "--score-col")
-    ri = _column(p, header, second_rater_col, "--second-rater-col") if second_rater_col else None
+    ri = None
+    if second_rater_col and not (second_rater_optional and second_rater_col not in header):
+        ri = _column(p, header, second_rater_col, "--second-rater-col")
 
     texts: list[str] = []
     scores: list[int] = []
-    second: list[int] = []
+    second: list[float] = []
     rows: list[int] = []
     row_no = 0
     prev_line = reader.line_num
@@ -175,11 +180,16 @@ def read_scored_csv(path: str | Path, text_col: str, score_col: str,
             if idx is None:
                 continue
             raw = record[idx]
+            if out is second and not raw.strip():
+                second.append(math.nan)  # not double-marked
+                continue
             level = parse_level(raw)
             if level is None:
-                what = "missing" if not raw.strip() else f"'{raw.strip()[:20]}' is not a whole number"
-                raise ValidationFailed(f"the score is {what}", **where, field=col,
-                                       hint="every row needs a whole-number score such as 0, 1, 2 or 3")
+                what = "is missing" if not raw.strip() else f"'{raw.strip()[:20]}' is not a whole number"
+                hint = ("every row needs a whole-number score such as 0, 1, 2 or 3" if out is scores else
+                        "a second rater's score is a whole number such as 0, 1, 2 or 3, or blank for "
+                        "an answer marked once")
+                raise ValidationFailed(f"the score {what}", **where, field=col, hint=hint)
             out.append(level)
         texts.append(answer)
         rows.append(row_no)
@@ -190,6 +200,6 @@ def read_scored_csv(path: str | Path, text_col: str, score_col: str,
     return ScoredAnswers(
         path=str(p), text_col=text_col, score_col=score_col, texts=texts,
         scores=np.asarray(scores, dtype=np.int64),
-        second=np.asarray(second, dtype=np.int64) if ri is not None else None,
+        second=np.asarray(second, dtype=float) if ri is not None else None,
         rows=rows, sha256=hashlib.sha256(data).hexdigest(),
     )
