@@ -136,3 +136,23 @@ def test_campaign_list_pages_the_tenants_campaigns_in_the_database(svc):
             if not cursor:
                 break
         assert got == [f"t1-c{i}" for i in range(6)] and n == pages, (limit, got, n)
+
+
+def test_application_list_pages_in_the_database(svc):
+    """By id, every application of the campaign once; the last page says there is no next one,
+    also when the applications fill the pages exactly."""
+    bodies = make_campaign(svc, n=7)
+    want = sorted(b["id"] for b in bodies)
+    c = svc.client
+    for limit, pages in ((3, 3), (7, 1), (1, 7), (500, 1)):
+        got, cursor, n = [], None, 0
+        while True:
+            url = f"/v1/campaigns/band5-2026/applications?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+            body = c.get(url, headers=svc.h("recruiter")).json()
+            got += [item["id"] for item in body["items"]]
+            assert all(item["campaign_id"] == "band5-2026" for item in body["items"])
+            n += 1
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        assert got == want and n == pages, (limit, got, n)

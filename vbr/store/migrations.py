@@ -108,6 +108,14 @@ MAIN: list[tuple[int, str, list[str]]] = [
         + ENTRY_CAMPAIGNS + ") e WHERE campaign_id IS NOT NULL",
         "CREATE INDEX audit_log_campaigns_campaign ON audit_log_campaigns(campaign_id, seq)",
     ]),
+    (4, "indexes in the order pages read: a tenant's campaigns by date, a campaign's applications by id", [
+        # Pages read LIMIT/OFFSET slices in these orders; without them every page sorted the whole
+        # tenant's campaigns or the whole campaign's applications. The new applications index
+        # starts with campaign_id, so it serves every lookup the old one did.
+        "CREATE INDEX campaigns_tenant_created ON campaigns(tenant, created_at, id)",
+        "CREATE INDEX applications_campaign_id ON applications(campaign_id, id)",
+        "DROP INDEX applications_campaign",
+    ]),
 ]
 
 # Append-only tables refuse UPDATE and DELETE at the database itself.

@@ -104,6 +104,16 @@ def _score_from_row(row) -> Score:
     )
 
 
+def _page_clause(params: dict[str, Any], limit: int | None, offset: int) -> str:
+    """`` LIMIT .. OFFSET ..`` for a page (its values added to ``params``); none without a limit."""
+    if limit is None:
+        if offset:
+            raise ValueError("offset needs a limit")
+        return ""
+    params.update(limit=max(0, int(limit)), offset=max(0, int(offset)))
+    return " LIMIT :limit OFFSET :offset"
+
+
 class Store:
     CAMPAIGN_CACHE = 1024  # campaign rows kept in memory (they never change once written)
 
@@ -155,12 +165,7 @@ class Store:
         tenant's only; ``limit`` and ``offset`` page them. Filtered and paged in SQL."""
         where, params = ("WHERE tenant = :tenant", {"tenant": tenant}) if tenant is not None else ("", {})
         order = "created_at DESC, id DESC" if newest_first else "created_at, id"
-        page = ""
-        if limit is not None:
-            page = " LIMIT :limit OFFSET :offset"
-            params.update(limit=max(0, int(limit)), offset=max(0, int(offset)))
-        elif offset:
-            raise ValueError("offset needs a limit")
+        page = _page_clause(params, limit, offset)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
                 text(f"SELECT * FROM campaigns {where} ORDER BY {order}{page}"), params).mappings()]
@@ -202,10 +207,14 @@ class Store:
         n = len(app_rows)
         return n
 
-    def applications(self, campaign_id: str) -> list[dict[str, Any]]:
+    def applications(self, campaign_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """A campaign's application rows by id; ``limit`` and ``offset`` page them in SQL (an API
+        page of a campaign with a hundred thousand applications must not read them all)."""
+        params: dict[str, Any] = {"c": campaign_id}
+        page = _page_clause(params, limit, offset)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
-                text("SELECT * FROM applications WHERE campaign_id=:c ORDER BY id"), {"c": campaign_id}).mappings()]
+                text(f"SELECT * FROM applications WHERE campaign_id=:c ORDER BY id{page}"), params).mappings()]
 
     def application(self, application_id: str) -> dict[str, Any]:
         with one_statement(self.engine) as conn:

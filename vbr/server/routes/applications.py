@@ -20,7 +20,7 @@ from vbr.server import scope
 from vbr.server.auth import ADMIN, ATS, EVERYONE, RECRUITER, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
-from vbr.server.pagination import Page, PageParams, page, page_params
+from vbr.server.pagination import Page, PageParams, page_fetched, page_params
 from vbr.server.problems import Problem
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
 from vbr.server.schemas import ApplicationCreated, ApplicationDetail, ApplicationIn, ApplicationOut
@@ -88,7 +88,8 @@ def submit_application(body: ApplicationIn, request: Request, campaign_id: str =
 def list_applications(campaign_id: str = CampaignId, params: PageParams = Depends(page_params),
                       who: Principal = Depends(allow(*EVERYONE)), vbr: Engine = Depends(engine)) -> dict:
     scope.campaign(vbr, who, campaign_id)
-    return page([application_out(r) for r in vbr.store.applications(campaign_id)], params)
+    rows = vbr.store.applications(campaign_id, limit=params.limit + 1, offset=params.position)
+    return page_fetched([application_out(r) for r in rows], params)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationDetail, responses=AUTH_ERRORS,
