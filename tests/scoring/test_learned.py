@@ -584,7 +584,8 @@ def test_second_rating_input_forms_and_errors(data):
     ref = LearnedScorer(n_folds=3).fit(texts, y, second_rating=r2).decision_function(texts[:10])
     as_list = [None if np.isnan(v) else int(v) for v in r2]
     series = pd.Series(as_list, dtype="Int64")  # pandas' missing value, pd.NA
-    for form in (as_list, series, np.array(as_list, dtype=object)):
+    with_na = np.array([pd.NA if v is None else v for v in as_list], dtype=object)  # pd.NA in numpy
+    for form in (as_list, series, np.array(as_list, dtype=object), with_na, series.to_numpy()):
         got = LearnedScorer(n_folds=3).fit(texts, y, second_rating=form)
         np.testing.assert_array_equal(got.decision_function(texts[:10]), ref)
         assert got.n_double_marked_ == int((~np.isnan(r2)).sum())

@@ -55,6 +55,7 @@ import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
@@ -957,7 +958,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         hint = ("pass one entry per answer, on the same scale as y, with NaN or None for "
                 "answers marked only once")
         if hasattr(second_rating, "to_numpy") and not isinstance(second_rating, np.ndarray):
-            try:  # pandas: missing values (None, NaN, pd.NA) as NaN
+            try:  # pandas: missing values (None, NaN, pd.NA) as NaN (numpy arrays: None, NaN, pd.NA)
                 second_rating = second_rating.to_numpy(dtype=float, na_value=np.nan)
             except (TypeError, ValueError):
                 second_rating = second_rating.to_numpy()
@@ -967,7 +968,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             raise ValueError(f"second_rating must have one entry per answer ({n}), got shape "
                              f"{raw.shape}; {hint}")
         try:
-            r2 = np.array([np.nan if v is None else v for v in raw], dtype=float) \
+            r2 = np.array([np.nan if v is None or v is pd.NA else v for v in raw], dtype=float) \
                 if raw.dtype == object else raw.astype(float)
         except (TypeError, ValueError):
             raise ValueError(f"second_rating must be whole-number levels; {hint}") from None
