@@ -21,6 +21,7 @@ from vbr.fairness.equality import EqualityRecord, EqualityStore
 from vbr.fairness.gate import GateConfig, GateResult, ShortlistGate
 from vbr.models import Application, Campaign, Question, Response, Rubric, Score
 from vbr.plugins import PluginSystem, get_plugins
+from vbr.scoring.base import Scorer
 from vbr.scoring.redaction import redact_answer
 from vbr.store import Store, open_store
 
@@ -107,24 +108,30 @@ class Engine:
         return self.equality.import_records(recs, actor=actor).imported
 
     # ------------------------------------------------------------------ scoring
-    def score(self, campaign_id: str, *, scorer: str = "evidence", actor: str = "vbr",
+    def score(self, campaign_id: str, *, scorer: str | Scorer = "evidence", actor: str = "vbr",
               progress: Progress | None = None) -> list[Score]:
-        """Score every stored answer of the campaign from its redacted text; store and announce."""
+        """Score every stored answer of the campaign from its redacted text; store and announce.
+
+        ``scorer`` is a registered scorer's id or a scorer object (such as a
+        :class:`~vbr.scoring.model_scorer.ModelScorer` of the institution's trained models)."""
         from vbr.scoring.pipeline import score_answers
 
         campaign, rubric = self.campaign_rubric(campaign_id)
-        scorers = self.plugins.registry("scorers")
-        if scorer not in scorers:
-            raise NotFound(f"no scorer '{scorer}'", hint=f"installed: {', '.join(sorted(scorers))}")
+        if isinstance(scorer, str):
+            scorers = self.plugins.registry("scorers")
+            if scorer not in scorers:
+                raise NotFound(f"no scorer '{scorer}'", hint=f"installed: {', '.join(sorted(scorers))}")
+            chosen = scorers[scorer]
+        else:
+            chosen = scorer
         items = [
             Response(application_id=r["application_id"], question_id=r["question_id"], text=r["redacted_text"],
                      **_structured(r["structured"]))
             for r in self.store.responses(campaign_id)
         ]
-        results = score_answers(rubric, items, scorers[scorer], list(self.plugins.registry("redactors").values()),
+        results = score_answers(rubric, items, chosen, list(self.plugins.registry("redactors").values()),
                                 progress=progress)
         scores = [s for res in results for s in res.scores]
-        chosen = scorers[scorer]
         unscored = [(r.application_id, r.question_id, r.flags, chosen.id, chosen.version)
                     for r in results if not r.scores and r.flags]
         self.store.add_scores(scores, actor=actor, campaign_id=campaign_id, unscored=unscored)

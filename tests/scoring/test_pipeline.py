@@ -244,3 +244,65 @@ def test_builtin_rubric_every_question_type():
         assert "scorer_error" not in r.flag_codes, r.flags
         if q.type is not QuestionType.free_text:
             assert all(s.level == rubric.scale.max for s in r.scores)
+
+
+class BatchScorer(BrokenScorer):
+    """BrokenScorer's answers, also through score_many; counts the calls."""
+
+    id = "batch"
+
+    def __init__(self):
+        self.batches: list[int] = []
+        self.single = 0
+
+    def score(self, rubric, question, text):
+        self.single += 1
+        return super().score(rubric, question, text)
+
+    def score_many(self, rubric, answers):
+        self.batches.append(len(answers))
+        return [BrokenScorer.score(self, rubric, q, t) for q, t in answers]
+
+
+def test_a_scorer_with_score_many_gets_answers_in_chunks_with_the_same_results(monkeypatch):
+    import vbr.scoring.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_CHUNK", 4)
+    texts = [GOOD, GOOD + " wild", "", GOOD, GOOD + " extra", GOOD]  # a bad value, an empty answer
+    items = [resp(app=f"a{i}", text=t) for i, t in enumerate(texts)] + [
+        resp(app="r1", q="rank", ranking={"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})]
+    one_by_one = score_answers(R, items, BrokenScorer(), None)
+    seen: list[int] = []
+    batch = BatchScorer()
+    chunked = score_answers(R, items, batch, None, progress=seen.append)
+    # chunks of 4 items; the empty answer and the ranking item never reach the scorer
+    assert batch.batches == [3, 2] and batch.single == 0 and seen == [4, 7]
+    strip = lambda rs: [(r.application_id, r.flags, [(s.value_id, s.level, s.flags) for s in r.scores])  # noqa: E731
+                        for r in rs]
+    assert strip(chunked) == strip(one_by_one)
+    assert {s.scorer_id for r in chunked for s in r.scores if r.question_id == "free"} == {"batch"}
+
+
+def test_a_failing_batch_is_scored_answer_by_answer_so_one_bad_answer_fails_alone(monkeypatch):
+    import vbr.scoring.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_CHUNK", 8)
+    batch = BatchScorer()  # "boom" raises inside score_many, and then in score for that answer only
+    items = [resp(app=f"a{i}", text=GOOD + (" boom" if i == 2 else "")) for i in range(5)]
+    out = score_answers(R, items, batch, None, campaign_flags=False)
+    assert batch.batches == [5] and batch.single == 5
+    assert [bool(r.scores) for r in out] == [True, True, False, True, True]
+    assert "model file missing" in out[2].flags[-1].reason
+
+
+def test_scores_name_the_scorer_a_value_score_says_scored_it():
+    class Delegating:
+        id, version = "set", "s1"
+
+        def score(self, rubric, question, text):
+            return [ValueScore("compassion", 3, 0.9, scorer_id="model", scorer_version="abc"),
+                    ValueScore("courage", 1, 0.8)]
+
+    [r] = score_answers(R, [resp(text=GOOD)], Delegating(), None)
+    assert [(s.value_id, s.scorer_id, s.scorer_version) for s in r.scores] == [
+        ("compassion", "model", "abc"), ("courage", "set", "s1")]

@@ -36,7 +36,11 @@ def score_command(
     question_col: Optional[str] = typer.Option(None, "--question-col", help="Column holding the question id."),
     text_col: str = typer.Option("answer", "--text-col", help="Answer text column of --csv."),
     id_col: str = typer.Option("application_id", "--id-col", help="Application id column of --csv."),
-    scorer: str = typer.Option("evidence", "--scorer", help="Scorer id (see `vbr plugins`)."),
+    scorer: str = typer.Option("evidence", "--scorer", help="Scorer id (see `vbr plugins`); with --model, "
+                               "it scores the values no model covers."),
+    models: list[Path] = typer.Option([], "--model", exists=True, dir_okay=False, metavar="<file>",
+                                      help="A trained model (`vbr scorer train --rubric --question --value`) "
+                                      "to score its question's value with; repeat for more."),
     fmt: str = typer.Option("table", "--format", help="table, json (one object) or jsonl (one line per answer)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/jsonl here instead of stdout."),
     actor: str = typer.Option("vbr-cli", "--as", help="Who is scoring (recorded in the log)."),
@@ -47,15 +51,38 @@ def score_command(
         raise ValidationFailed(f"--format must be table, json or jsonl, not {fmt!r}", field="format")
     if (campaign is None) == (csv_file is None):
         raise ValidationFailed("give either a CAMPAIGN id or --csv FILE", hint="see `vbr score --help`")
+    chooser = _Chooser(scorer, models)
     if csv_file is not None:
         results = _score_csv(csv_file, rubric_id=rubric_id, question=question, question_col=question_col,
-                             text_col=text_col, id_col=id_col, scorer_id=scorer)
+                             text_col=text_col, id_col=id_col, chooser=chooser)
     else:
-        results = _score_campaign(campaign, scorer_id=scorer, actor=actor, db=db)
+        results = _score_campaign(campaign, chooser=chooser, actor=actor, db=db)
     _emit(results, fmt=fmt, output=output)
 
 
-def _score_campaign(campaign: str, *, scorer_id: str, actor: str, db: str | None) -> list[dict]:
+class _Chooser:
+    """The scorer a run uses: the registered one named by --scorer, or the --model files with it
+    as fallback. Built once the rubric is known (models are checked against it)."""
+
+    def __init__(self, scorer_id: str, models: list[Path]) -> None:
+        self.scorer_id, self.models = scorer_id, models
+
+    def __call__(self, rubric, scorers: dict):
+        if self.scorer_id not in scorers:
+            raise NotFound(f"no scorer '{self.scorer_id}'", field="scorer",
+                           hint=f"installed: {', '.join(sorted(scorers))}")
+        if not self.models:
+            return scorers[self.scorer_id]
+        from vbr.scoring.model_scorer import ModelScorer, load_models
+
+        trained = load_models(self.models, rubric)
+        chosen = ModelScorer(trained, rubric, scorers[self.scorer_id])
+        covered = ", ".join(f"{q}/{v}" for q, v in chosen.covers())
+        err_console.print(f"Models score {covered}; other values by '{self.scorer_id}'.", highlight=False)
+        return chosen
+
+
+def _score_campaign(campaign: str, *, chooser: _Chooser, actor: str, db: str | None) -> list[dict]:
     from vbr.engine import Engine
 
     engine = Engine(resolve_db(db))
@@ -64,16 +91,18 @@ def _score_campaign(campaign: str, *, scorer_id: str, actor: str, db: str | None
         engine.store.campaign(campaign)  # NotFound names an unknown campaign
         raise ValidationFailed(f"campaign '{campaign}' has no answers to score",
                                hint="submit applications first (`vbr import applications`)")
+    _, rubric = engine.campaign_rubric(campaign)
+    chosen = chooser(rubric, engine.plugins.registry("scorers"))  # models checked before anything is scored
     with _progress() as progress:
         task = progress.add_task(f"Scoring {campaign}", total=n)
-        scores = engine.score(campaign, scorer=scorer_id, actor=actor,
+        scores = engine.score(campaign, scorer=chosen, actor=actor,
                               progress=lambda done: progress.update(task, completed=done))
     return [{"application_id": s.application_id, "question_id": s.question_id,
              "scores": [s.model_dump(mode="json")], "flags": []} for s in scores]
 
 
 def _score_csv(path: Path, *, rubric_id: str, question: str | None, question_col: str | None, text_col: str,
-               id_col: str, scorer_id: str) -> list[dict]:
+               id_col: str, chooser: _Chooser) -> list[dict]:
     from vbr.formats.csvio import norm, read_rows
     from vbr.models import Response
     from vbr.plugins import get_plugins
@@ -83,9 +112,8 @@ def _score_csv(path: Path, *, rubric_id: str, question: str | None, question_col
     rubrics, scorers = plugins.registry("rubrics"), plugins.registry("scorers")
     if rubric_id not in rubrics:
         raise NotFound(f"no rubric '{rubric_id}'", field="rubric", hint=f"known: {', '.join(sorted(rubrics))}")
-    if scorer_id not in scorers:
-        raise NotFound(f"no scorer '{scorer_id}'", field="scorer", hint=f"installed: {', '.join(sorted(scorers))}")
     rubric = rubrics[rubric_id]
+    chosen = chooser(rubric, scorers)
     if (question is None) == (question_col is None):
         raise ValidationFailed("give either --question ID or --question-col NAME", field="question")
     known_q = {q.id for q in rubric.questions}
@@ -126,7 +154,7 @@ def _score_csv(path: Path, *, rubric_id: str, question: str | None, question_col
         raise ValidationFailed("the file has no answers", file=str(path), hint="one row per answer under the header")
     with _progress() as progress:
         task = progress.add_task(f"Scoring {path.name}", total=len(items))
-        results = score_answers(rubric, items, scorers[scorer_id],
+        results = score_answers(rubric, items, chosen,
                                 list(plugins.registry("redactors").values()),
                                 progress=lambda done: progress.update(task, completed=done))
     return [{k: v for k, v in r.to_dict().items() if k != "original_text"} for r in results]

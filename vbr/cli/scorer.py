@@ -121,11 +121,17 @@ def train(
         "answers, same scale: the scorer then learns from both raters' marks (the mean of "
         "the two, disagreements at half weight each). Leave a cell blank for an answer "
         "marked once."),
+    question: Optional[str] = typer.Option(
+        None, "--question", help="Question id the marks are for (with --value and --rubric): the "
+        "model can then score that value in campaigns (`vbr score CAMPAIGN --model FILE`)."),
+    value: Optional[str] = typer.Option(
+        None, "--value", help="Value id the marks are for (with --question); e.g. 'compassion'."),
 ) -> None:
     """Train a learned scorer on TRAIN_CSV and save it with its model card."""
     from vbr.scoring.model_io import save_model
 
     ref = _rubric_ref(rubric)
+    _check_target(rubric, question, value)
     data = _read(train_csv, text_col, score_col, second_rater_col)
     _check_trainable(data)
     second = None if second_rater_col is None else _second_rating(data, second_rater_col)
@@ -134,13 +140,44 @@ def train(
              "train_seconds": round(seconds, 2)}
     if second_rater_col is not None:
         notes["second_rater_col"] = second_rater_col
-    card = save_model(model, output, rubric_ref=ref, data_sha256=data.sha256, notes=notes)
+    card = save_model(model, output, rubric_ref=ref, data_sha256=data.sha256, notes=notes,
+                      question_id=question, value_id=value)
     both = (f", {card.n_double_marked:,} of them double-marked ('{score_col}' and "
             f"'{second_rater_col}')" if card.second_rater else "")
     console.print(
         f"Trained on {card.n_train:,} answers{both} (levels {card.levels[0]}-{card.levels[1]}) "
         f"in {seconds:.1f}s; cross-validated QWK {card.cv_qwk:.3f}. Saved to {output}"
-        + (f" for rubric {ref}." if ref else "."), highlight=False)
+        + (f" for rubric {ref}" if ref else "")
+        + (f", question '{question}', value '{value}'." if question else "."), highlight=False)
+
+
+def _check_target(rubric: Optional[str], question: Optional[str], value: Optional[str]) -> None:
+    """--question and --value come together, with an installed --rubric that has them; checked
+    before training, so a typo does not cost a training run."""
+    if question is None and value is None:
+        return
+    if question is None or value is None:
+        raise ValidationFailed("give --question and --value together", field="--question" if question is None
+                               else "--value", hint="the model scores one value of one question")
+    if rubric is None:
+        raise ValidationFailed("--question needs --rubric", field="--rubric",
+                               hint="name the rubric the question belongs to, e.g. --rubric nhs-constitution")
+    from vbr.cli.rubrics import get_rubric
+
+    found = get_rubric(rubric.split("@")[0])
+    if "@" in rubric and rubric != found.ref:
+        raise ValidationFailed(f"installed rubric is {found.ref}, not {rubric}", field="--rubric",
+                               hint="questions can be checked only against the installed version")
+    q = next((q for q in found.questions if q.id == question), None)
+    if q is None:
+        raise ValidationFailed(f"rubric {found.ref} has no question '{question}'", field="--question",
+                               hint=f"see `vbr rubrics show {found.id}`")
+    if q.type.value != "free_text":
+        raise ValidationFailed(f"question '{question}' is a {q.type.value} item, scored by its key, not by a "
+                               "model", field="--question", hint="train models for free-text questions")
+    if value not in q.values:
+        raise ValidationFailed(f"question '{question}' does not target value '{value}'", field="--value",
+                               hint=f"it targets {', '.join(q.values)}")
 
 
 def _baseline(train: Any, test: Any) -> np.ndarray:

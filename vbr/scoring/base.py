@@ -21,6 +21,10 @@ class ValueScore:
     confidence: float
     evidence: tuple[EvidenceSpan, ...] = ()
     flags: tuple[ReviewFlag, ...] = ()
+    # Set by a scorer that hands some values to another (trained models with the evidence scorer
+    # for the values no model covers), so that every stored row names what really scored it.
+    scorer_id: str | None = None
+    scorer_version: str | None = None
 
 
 @runtime_checkable
@@ -31,6 +35,10 @@ class Scorer(Protocol):
     def score(self, rubric: Rubric, question: Question, text: str) -> list[ValueScore]:
         """Score one redacted free-text answer on every value the question targets."""
         ...
+
+    # Optional, not part of the protocol check: ``score_many(rubric, [(question, text), ...])``
+    # returns one list of value scores per answer, in order. The pipeline hands a scorer that has
+    # it answers in chunks (a trained model predicts many answers far faster than one at a time).
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ A model file is a zip with two members:
   feature set, the rubric it was trained for (``id@version``), library versions, when it was
   made, and the SHA-256 of ``model.skops``; for a model trained on two raters' marks
   (``fit(..., second_rating=...)``), ``second_rater: true`` and how many answers were
-  double-marked (``n_double_marked``). Cards of single-rater models leave those two fields
-  out, so older vbr versions still read them.
+  double-marked (``n_double_marked``); for a model that scores one value of one question in
+  campaigns (``save_model(..., question_id=, value_id=)``), those two ids. Cards leave out the
+  fields a model does not use, so older vbr versions still read them.
 
 Loading checks, in order, and raises :class:`vbr.errors.IntegrityError` on any failure:
 the file is a readable zip with both members; the card parses; ``model.skops`` still has the
@@ -69,6 +70,10 @@ class ModelCard(Frozen):
     notes: dict[str, Any] = Field(default_factory=dict)
     second_rater: bool = False
     n_double_marked: int = Field(default=0, ge=0)
+    # what the marks were for, when the model scores one value of one question in campaigns
+    # (vbr scorer train --question --value); left out of the card when not given
+    question_id: str | None = None
+    value_id: str | None = None
 
 
 def data_sha256(texts: Sequence[str], levels: Sequence[int]) -> str:
@@ -107,7 +112,8 @@ def _plain_params(model: Any) -> dict[str, Any]:
 
 
 def save_model(model: Any, path: str | Path, *, rubric_ref: str | None = None,
-               data_sha256: str | None = None, notes: dict[str, Any] | None = None) -> ModelCard:
+               data_sha256: str | None = None, notes: dict[str, Any] | None = None,
+               question_id: str | None = None, value_id: str | None = None) -> ModelCard:
     """Write a fitted :class:`~vbr.scoring.learned.LearnedScorer` and its card to ``path``.
 
     The file is written to a temporary name and moved into place, so a failed save never
@@ -138,14 +144,17 @@ def save_model(model: Any, path: str | Path, *, rubric_ref: str | None = None,
         # None in models fitted before the second rater existed
         second_rater=bool(getattr(model, "second_rater_", False)),
         n_double_marked=int(getattr(model, "n_double_marked_", 0)),
+        question_id=question_id,
+        value_id=value_id,
     )
-    # a single-rater card leaves the second-rater fields out: older vbr versions (whose card
-    # refuses unknown fields) still read it
-    exclude = None if card.second_rater else {"second_rater", "n_double_marked"}
+    # a single-rater card leaves the second-rater fields out, and a card for no particular
+    # question leaves those out: older vbr versions (whose card refuses unknown fields) still read it
+    exclude = set() if card.second_rater else {"second_rater", "n_double_marked"}
+    exclude |= {f for f in ("question_id", "value_id") if getattr(card, f) is None}
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(CARD_MEMBER, card.model_dump_json(indent=2, exclude=exclude))
+        zf.writestr(CARD_MEMBER, card.model_dump_json(indent=2, exclude=exclude or None))
         zf.writestr(MODEL_MEMBER, payload)
     tmp.replace(target)
     return card

@@ -118,9 +118,21 @@ def _check_value_score(vs: ValueScore, rubric: Rubric, question: Question, text:
     return None
 
 
-def _free_text(rubric: Rubric, question: Question, response: Response, scorer: Scorer,
-               redactors: Sequence[Redactor] | None, names: Sequence[str], cfg: FlagConfig
-               ) -> ScoredAnswer:
+@dataclasses.dataclass
+class _Pending:
+    """A free-text answer redacted and flagged, waiting for its scorer."""
+
+    base: dict[str, Any]
+    question: Question
+    response: Response
+    text: str
+    flags: list[ReviewFlag]
+
+
+def _prepare_free_text(rubric: Rubric, question: Question, response: Response,
+                       redactors: Sequence[Redactor] | None, names: Sequence[str], cfg: FlagConfig
+                       ) -> ScoredAnswer | _Pending:
+    """Redact and flag; a finished result when the answer cannot go to a scorer."""
     original = response.text
     base = dict(application_id=response.application_id, question_id=response.question_id,
                 question_type=question.type.value, original_text=original)
@@ -136,12 +148,39 @@ def _free_text(rubric: Rubric, question: Question, response: Response, scorer: S
     flags = answer_flags(text, question, rubric, cfg)
     if any(f.code == "empty" for f in flags):
         return ScoredAnswer(**base, flags=tuple(flags))
-    try:
-        value_scores = list(scorer.score(rubric, question, text))
-    except Exception as exc:  # noqa: BLE001 - one bad answer must not stop the batch
-        return ScoredAnswer(**base, flags=tuple(flags) + (_error(
-            f"The scorer '{getattr(scorer, 'id', '?')}' failed on this answer ({type(exc).__name__}: "
-            f"{exc}). No score was given; a person needs to mark it."),))
+    return _Pending(base, question, response, text, list(flags))
+
+
+def _score_pending(rubric: Rubric, scorer: Scorer, pending: Sequence[_Pending]) -> list[Any]:
+    """Each answer's value scores, or the exception its scorer raised. A scorer with
+    ``score_many(rubric, [(question, text), ...])`` gets the answers in one call (a trained model
+    predicts a batch over a hundred times faster than one answer at a time); if that call fails,
+    each answer is scored on its own, so one bad answer still fails alone."""
+    many = getattr(scorer, "score_many", None)
+    if many is not None and len(pending) > 1:
+        try:
+            out = list(many(rubric, [(p.question, p.text) for p in pending]))
+            if len(out) == len(pending):
+                return out
+        except Exception:  # noqa: BLE001 - find the answer that fails, below
+            pass
+    results: list[Any] = []
+    for p in pending:
+        try:
+            results.append(list(scorer.score(rubric, p.question, p.text)))
+        except Exception as exc:  # noqa: BLE001 - one bad answer must not stop the batch
+            results.append(exc)
+    return results
+
+
+def _finish_free_text(rubric: Rubric, p: _Pending, scorer: Scorer, scored: Any, cfg: FlagConfig
+                      ) -> ScoredAnswer:
+    question, response, text, flags = p.question, p.response, p.text, p.flags
+    if isinstance(scored, BaseException):
+        return ScoredAnswer(**p.base, flags=tuple(flags) + (_error(
+            f"The scorer '{getattr(scorer, 'id', '?')}' failed on this answer ({type(scored).__name__}: "
+            f"{scored}). No score was given; a person needs to mark it."),))
+    value_scores = list(scored)
     answer_level = list(flags)
     usable: list[ValueScore] = []
     for vs in value_scores:
@@ -161,12 +200,12 @@ def _free_text(rubric: Rubric, question: Question, response: Response, scorer: S
         scores.append(Score(
             application_id=response.application_id, question_id=question.id, value_id=vs.value_id,
             level=vs.level, confidence=float(vs.confidence), evidence=tuple(vs.evidence),
-            anchor=_anchor(rubric, vs.value_id, vs.level), scorer_id=scorer.id,
-            scorer_version=scorer.version, rubric_ref=rubric.ref,
+            anchor=_anchor(rubric, vs.value_id, vs.level), scorer_id=vs.scorer_id or scorer.id,
+            scorer_version=vs.scorer_version or scorer.version, rubric_ref=rubric.ref,
             flags=_dedupe(list(flags) + list(own)),
         ))
     all_flags = answer_level + [f for s in scores for f in s.flags]
-    return ScoredAnswer(**base, scores=tuple(scores), flags=_dedupe(all_flags))
+    return ScoredAnswer(**p.base, scores=tuple(scores), flags=_dedupe(all_flags))
 
 
 def _structured(rubric: Rubric, question: Question, response: Response) -> ScoredAnswer:
@@ -204,6 +243,36 @@ def _coerce(item: Any, rubric: Rubric, questions: Mapping[str, Question] | None
     return response, question
 
 
+_CHUNK = 256
+
+
+def _prepare(rubric: Rubric, item: Any, reds: Sequence[Redactor] | None,
+             names_by_application: Mapping[str, Sequence[str]], cfg: FlagConfig,
+             questions: Mapping[str, Question] | None) -> ScoredAnswer | _Pending:
+    """One answer up to its scorer (free text) or marked (structured items); whatever goes
+    wrong becomes a flag on a result with no score."""
+    try:
+        response, question = _coerce(item, rubric, questions)
+        if question.type is QuestionType.free_text:
+            names = names_by_application.get(response.application_id, ())
+            if isinstance(names, str):
+                names = (names,)
+            return _prepare_free_text(rubric, question, response, reds, names, cfg)
+        return _structured(rubric, question, response)
+    except Exception as exc:  # noqa: BLE001 - one bad answer must not stop the batch
+        app, qid = _ids(item)
+        if isinstance(exc, ValidationError):
+            why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            reason = f"The answer record is malformed ({why}); it was not scored."
+        elif isinstance(exc, KeyError):
+            reason = f"The answer is for a question this rubric does not have ({exc.args[0]}); it was not scored."
+        else:
+            reason = f"The answer could not be processed ({type(exc).__name__}: {exc}); it was not scored."
+        return ScoredAnswer(application_id=app, question_id=qid, question_type=None,
+                            original_text=_text_of(item), redacted_text=None,
+                            flags=(_error(reason + " A person needs to check it."),))
+
+
 def score_answers(
     rubric: Rubric,
     items: Iterable[Response | tuple[Response, Question] | Mapping[str, Any]],
@@ -227,31 +296,26 @@ def score_answers(
     cfg = flag_config or FlagConfig()
     names_by_application = names_by_application or {}
     reds = None if redactors is None else sorted(redactors, key=lambda r: (r.order, r.id))
+    # answers go to the scorer in chunks when it can take many at once, one by one otherwise
+    chunk = _CHUNK if getattr(scorer, "score_many", None) is not None else 1
     results: list[ScoredAnswer] = []
-    for n, item in enumerate(items, start=1):
-        try:
-            response, question = _coerce(item, rubric, questions)
-            if question.type is QuestionType.free_text:
-                names = names_by_application.get(response.application_id, ())
-                if isinstance(names, str):
-                    names = (names,)
-                results.append(_free_text(rubric, question, response, scorer, reds, names, cfg))
-            else:
-                results.append(_structured(rubric, question, response))
-        except Exception as exc:  # noqa: BLE001 - one bad answer must not stop the batch
-            app, qid = _ids(item)
-            if isinstance(exc, ValidationError):
-                why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
-                reason = f"The answer record is malformed ({why}); it was not scored."
-            elif isinstance(exc, KeyError):
-                reason = f"The answer is for a question this rubric does not have ({exc.args[0]}); it was not scored."
-            else:
-                reason = f"The answer could not be processed ({type(exc).__name__}: {exc}); it was not scored."
-            results.append(ScoredAnswer(application_id=app, question_id=qid, question_type=None,
-                                        original_text=_text_of(item), redacted_text=None,
-                                        flags=(_error(reason + " A person needs to check it."),)))
+    slots: list[ScoredAnswer | _Pending] = []
+
+    def flush() -> None:
+        pending = [x for x in slots if isinstance(x, _Pending)]
+        scored = iter(_score_pending(rubric, scorer, pending)) if pending else iter(())
+        for x in slots:
+            results.append(_finish_free_text(rubric, x, scorer, next(scored), cfg) if isinstance(x, _Pending) else x)
+        slots.clear()
         if progress is not None:
-            progress(n)
+            progress(len(results))
+
+    for item in items:
+        slots.append(_prepare(rubric, item, reds, names_by_application, cfg, questions))
+        if len(slots) >= chunk:
+            flush()
+    if slots:
+        flush()
     if campaign_flags:
         results = _add_near_duplicates(results, cfg)
     return results

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import text
@@ -265,9 +266,12 @@ class Store:
             if scores or unscored:
                 scorer = (f"{scores[0].scorer_id}@{scores[0].scorer_version}" if scores
                           else f"{unscored[0][3]}@{unscored[0][4]}")
+                payload: dict[str, Any] = {"n": len(scores), "unscored": len(unscored), "scorer": scorer}
+                by = Counter(f"{s.scorer_id}@{s.scorer_version}" for s in scores)
+                if len(by) > 1:  # trained models beside a fallback: how many rows each scored
+                    payload["scorers"] = dict(sorted(by.items()))
                 self.log.append(actor, "scores.added", f"campaign:{campaign_id}" if campaign_id else "scores",
-                                payload={"n": len(scores), "unscored": len(unscored), "scorer": scorer}, conn=conn,
-                                campaign_id=campaign_id)
+                                payload=payload, conn=conn, campaign_id=campaign_id)
         return len(scores)
 
     def unscored_answers(self, campaign_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,237 @@
+"""Trained models scoring campaigns (``vbr.scoring.model_scorer``, ``vbr score --model``):
+each row says which model (or which fallback scorer) scored it, models see redacted text only,
+and a model that cannot apply is refused, naming the file, before anything is scored."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vbr.cli import _register_all, app
+from vbr.engine import Engine
+from vbr.errors import IntegrityError, ValidationFailed
+from vbr.plugins import get_plugins
+from vbr.scoring.evidence import EvidenceScorer
+from vbr.scoring.learned import LearnedScorer
+from vbr.scoring.model_io import read_card, save_model
+from vbr.scoring.model_scorer import SCORER_ID, ModelScorer, TrainedModel, load_models
+
+RUBRIC = "nhs-constitution"
+Q = "nhs-compassion-2"  # targets compassion and respect-and-dignity
+CONCEPTS = ["I sat with the patient and listened", "I noticed she was frightened", "I held her hand",
+            "I explained what would happen next", "I checked she was comfortable", "I came back to see her",
+            "I asked what mattered to her", "I told the nurse in charge"]
+FILLER = ["on the ward", "it was a busy shift", "at the time", "later that day", "in my last job"]
+
+
+def answers(n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rng = random.Random(seed)
+    texts, levels = [], []
+    for _ in range(n):
+        level = rng.randint(0, 4)
+        parts = rng.sample(CONCEPTS, 2 * level) + rng.sample(FILLER, rng.randint(2, 3))
+        rng.shuffle(parts)
+        texts.append(". ".join(parts) + ".")
+        levels.append(level)
+    return texts, np.array(levels)
+
+
+@pytest.fixture(scope="module")
+def rubric():
+    return get_plugins().registry("rubrics")[RUBRIC]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, rubric):
+    texts, y = answers(150, seed=3)
+    model = LearnedScorer(n_folds=3).fit(texts, y)
+    path = tmp_path_factory.mktemp("models") / "compassion.vbrm"
+    save_model(model, path, rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
+    return path
+
+
+def _campaign(tmp_path, texts: list[str], names: dict | None = None) -> Engine:
+    engine = Engine(tmp_path / "vbr.sqlite")
+    engine.create_campaign("c1", "HCA", RUBRIC, question_ids=[Q], actor="ats")
+    apps = [{"id": f"a{i}", "campaign_id": "c1"} for i in range(len(texts))]
+    engine.submit("c1", apps, [{"application_id": f"a{i}", "question_id": Q, "text": t} for i, t in enumerate(texts)],
+                  names=names)
+    return engine
+
+
+def test_a_campaign_scored_by_a_model_and_the_evidence_scorer_says_which_scored_each_row(tmp_path, rubric,
+                                                                                          model_file):
+    texts, _ = answers(12, seed=7)
+    engine = _campaign(tmp_path, texts)
+    trained = load_models([model_file], rubric)
+    scorer = ModelScorer(trained, rubric, EvidenceScorer())
+    scores = engine.score("c1", scorer=scorer, actor="recruiter@trust")
+    card = read_card(model_file)
+    rows = {(s["application_id"], s["value_id"]): s for s in engine.store.current_scores("c1")}
+    assert len(rows) == 24 and len(scores) == 24
+    model = trained[0].model
+    evidence = EvidenceScorer()
+    q = next(q for q in rubric.questions if q.id == Q)
+    for i, text in enumerate(texts):
+        learned, other = rows[(f"a{i}", "compassion")], rows[(f"a{i}", "respect-and-dignity")]
+        assert (learned["scorer_id"], learned["scorer_version"]) == (SCORER_ID, card.model_sha256[:12])
+        level, conf = model.predict_with_confidence([text])
+        assert learned["level"] == int(level[0]) and learned["confidence"] == pytest.approx(float(conf[0]))
+        spans = {vs.value_id: vs for vs in evidence.score(rubric, q, text)}
+        assert [e.indicator_id for e in learned["score"].evidence] == \
+            [e.indicator_id for e in spans["compassion"].evidence]
+        assert (other["scorer_id"], other["scorer_version"]) == ("evidence", EvidenceScorer.version)
+        assert other["level"] == spans["respect-and-dignity"].level
+    [entry] = [e for e in engine.store.log.entries(action="scores.added")]
+    assert entry.actor == "recruiter@trust"
+    assert entry.payload["scorers"] == {f"learned@{card.model_sha256[:12]}": 12,
+                                        f"evidence@{EvidenceScorer.version}": 12}
+    # the model's levels follow the answers (it learned the synthetic rule)
+    assert [rows[(f"a{i}", "compassion")]["level"] for i in range(12)] == \
+        list(model.predict(texts))
+
+
+def test_models_see_redacted_text_only(tmp_path, rubric, model_file):
+    seen: list[str] = []
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def predict_with_confidence(self, texts):
+            seen.extend(texts)
+            return self.inner.predict_with_confidence(texts)
+
+    [t] = load_models([model_file], rubric)
+    spy = TrainedModel(t.question_id, t.value_id, Spy(t.model), t.card, t.source)
+    text = ("Mrs Okonkwo-Bright was frightened, so I, Siobhan Nguyen, sat with her and listened; "
+            "call me on 07700 900123 or siobhan.nguyen@example.org.")
+    engine = _campaign(tmp_path, [text], names={"a0": ["Siobhan Nguyen"]})
+    engine.score("c1", scorer=ModelScorer([spy], rubric, EvidenceScorer()), actor="r")
+    assert len(seen) == 1
+    for secret in ("Siobhan", "Nguyen", "07700", "example.org"):
+        assert secret not in seen[0], seen[0]
+
+
+def test_the_evidence_scorer_is_the_default_fallback(tmp_path, rubric, model_file):
+    texts, _ = answers(3, seed=9)
+    engine = _campaign(tmp_path, texts)
+    engine.score("c1", scorer=ModelScorer(load_models([model_file], rubric), rubric), actor="r")
+    rows = engine.store.current_scores("c1")
+    assert sorted((r["value_id"], r["scorer_id"]) for r in rows) == \
+        [("compassion", SCORER_ID)] * 3 + [("respect-and-dignity", "evidence")] * 3
+
+
+def _model(tmp_path, name: str, shift: int = 0, **card) -> str:
+    """A small model on marks 0-4 (+ ``shift``)."""
+    texts, y = answers(60, seed=11)
+    y = y + shift
+    path = tmp_path / name
+    save_model(LearnedScorer(n_folds=3).fit(texts, y), path, **card)
+    return str(path)
+
+
+def test_models_that_cannot_apply_are_refused_naming_the_file(tmp_path, rubric):
+    other = _model(tmp_path, "other.vbrm", rubric_ref="nhs-constitution@0.9", question_id=Q, value_id="compassion")
+    with pytest.raises(IntegrityError, match="trained for nhs-constitution@0.9, not nhs-constitution@1.0") as e:
+        load_models([other], rubric)
+    assert e.value.file == other
+    bare = _model(tmp_path, "bare.vbrm", rubric_ref=rubric.ref)
+    with pytest.raises(ValidationFailed, match="does not say which question and value") as e:
+        load_models([bare], rubric)
+    assert e.value.file == bare and "--question Q --value V" in e.value.hint
+    wrong_value = _model(tmp_path, "wv.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="everyone-counts")
+    with pytest.raises(ValidationFailed, match="value 'everyone-counts', which question 'nhs-compassion-2' "
+                                               "does not target"):
+        ModelScorer(load_models([wrong_value], rubric), rubric)
+    sjt = _model(tmp_path, "sjt.vbrm", rubric_ref=rubric.ref, question_id="nhs-sjt-rank-confidential-call",
+                 value_id="respect-and-dignity")
+    with pytest.raises(ValidationFailed, match="sjt_ranking item scored by its key"):
+        ModelScorer(load_models([sjt], rubric), rubric)
+    unknown = _model(tmp_path, "uq.vbrm", rubric_ref=rubric.ref, question_id="nhs-nope", value_id="compassion")
+    with pytest.raises(ValidationFailed, match="question 'nhs-nope', which rubric nhs-constitution@1.0 does not"):
+        ModelScorer(load_models([unknown], rubric), rubric)
+    wide = _model(tmp_path, "wide.vbrm", shift=1, rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
+    with pytest.raises(ValidationFailed, match="levels 1-5, outside rubric nhs-constitution@1.0's scale 0-4"):
+        ModelScorer(load_models([wide], rubric), rubric)
+    a = _model(tmp_path, "a.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
+    b = _model(tmp_path, "b.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
+    with pytest.raises(ValidationFailed, match="two models score question 'nhs-compassion-2', value 'compassion'"):
+        ModelScorer(load_models([a, b], rubric), rubric)
+    with pytest.raises(ValidationFailed, match="no trained models"):
+        ModelScorer([], rubric)
+
+
+# ------------------------------------------------------------------ the CLI
+
+def _run(*args):
+    _register_all()
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _train_csv(tmp_path) -> str:
+    texts, y = answers(120, seed=5)
+    path = tmp_path / "marked.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("answer,mark\n")
+        for t, lvl in zip(texts, y):
+            f.write(f"\"{t}\",{lvl}\n")
+    return str(path)
+
+
+def test_cli_trains_a_model_for_a_question_and_scores_a_campaign_with_it(tmp_path):
+    train = _train_csv(tmp_path)
+    model = tmp_path / "m.vbrm"
+    r = _run("scorer", "train", train, "--text-col", "answer", "--score-col", "mark", "-o", model,
+             "--rubric", RUBRIC, "--question", Q, "--value", "compassion")
+    assert r.exit_code == 0, r.output
+    assert "question 'nhs-compassion-2', value 'compassion'" in r.output
+    card = read_card(model)
+    assert (card.rubric_ref, card.question_id, card.value_id) == ("nhs-constitution@1.0", Q, "compassion")
+    texts, _ = answers(5, seed=21)
+    engine = _campaign(tmp_path, texts)
+    r = _run("score", "c1", "--db", tmp_path / "vbr.sqlite", "--model", model, "--format", "jsonl", "--as", "rec")
+    assert r.exit_code == 0, r.output
+    assert "Models score nhs-compassion-2/compassion; other values by 'evidence'." in r.stderr
+    by = {(s["application_id"], s["value_id"]): s["scorer_id"] for s in engine.store.current_scores("c1")}
+    assert len(by) == 10 and {v for (_, val), v in by.items() if val == "compassion"} == {SCORER_ID}
+    assert {v for (_, val), v in by.items() if val == "respect-and-dignity"} == {"evidence"}
+    # a CSV of answers, nothing stored
+    csv = tmp_path / "answers.csv"
+    csv.write_text("application_id,answer\n" + "".join(f"x{i},\"{t}\"\n" for i, t in enumerate(texts)),
+                   encoding="utf-8")
+    r = _run("score", "--csv", csv, "--question", Q, "--model", model, "--format", "json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)["answers"]
+    assert [[(s["value_id"], s["scorer_id"]) for s in a["scores"]] for a in got] == \
+        [[("compassion", SCORER_ID), ("respect-and-dignity", "evidence")]] * 5
+    assert len(list(engine.store.log.entries(action="scores.added"))) == 1  # the CSV run stored nothing
+
+
+def test_cli_refuses_bad_targets_before_training_and_bad_models_before_scoring(tmp_path):
+    train = _train_csv(tmp_path)
+    out = tmp_path / "m.vbrm"
+    base = ["scorer", "train", train, "--text-col", "answer", "--score-col", "mark", "-o", out]
+    for extra, message in (
+        (["--question", Q], "give --question and --value together"),
+        (["--question", Q, "--value", "compassion"], "--question needs --rubric"),
+        (["--rubric", RUBRIC, "--question", "nhs-nope", "--value", "compassion"], "has no question 'nhs-nope'"),
+        (["--rubric", RUBRIC, "--question", Q, "--value", "courage"], "does not target value 'courage'"),
+        (["--rubric", RUBRIC, "--question", "nhs-rating-own-error", "--value", "commitment-to-quality"],
+         "rating item, scored by its key"),
+    ):
+        r = _run(*base, *extra)
+        assert r.exit_code == 2 and message in r.output, (extra, r.output)
+        assert not out.exists()
+    bare = tmp_path / "bare.vbrm"
+    assert _run("scorer", "train", train, "--text-col", "answer", "--score-col", "mark", "-o", bare,
+                "--rubric", RUBRIC).exit_code == 0
+    engine = _campaign(tmp_path, answers(3, seed=1)[0])
+    r = _run("score", "c1", "--db", tmp_path / "vbr.sqlite", "--model", bare)
+    assert r.exit_code == 2 and "does not say which question and value" in r.output
+    assert "bare.vbrm" in r.output
+    assert engine.store.current_scores("c1") == [] and list(engine.store.log.entries(action="scores.added")) == []

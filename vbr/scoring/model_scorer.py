@@ -1,0 +1,160 @@
+"""Trained models as a campaign scorer: an institution's learned scorers in vbr's scoring path.
+
+An institution trains one model per question and value on its own marked answers
+(``vbr scorer train --rubric R --question Q --value V``) and scores a campaign with them
+(``vbr score CAMPAIGN --model FILE ...``, or :class:`ModelScorer` handed to
+``Engine.score``). The answers go through the same pipeline as with any scorer: redacted first
+(a model sees redacted text only, like every scorer), flagged, stored append-only and logged.
+
+Each stored row says what scored it: a value with a model gets ``scorer_id`` ``learned`` and,
+as its version, the first 12 hex digits of that model's digest (the card's ``model_sha256``),
+so a row can always be traced to the exact file; values no model covers are scored by the
+fallback scorer (the evidence scorer by default) under its own id and version, never passed
+off as the model's. A model's level comes with its calibrated confidence, so the usual
+low-confidence flag sends answers near a cut-point to a person.
+
+Evidence: a learned level comes from the whole answer's wording, not from single phrases, so
+the spans shown with it are the rubric's indicators found in the answer (what the evidence
+scorer highlights), for the recruiter to check the level against; the model card holds how
+the model agreed with human markers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from vbr.errors import ValidationFailed
+from vbr.models import Question, QuestionType, Rubric
+from vbr.scoring.base import Scorer, ValueScore
+
+SCORER_ID = "learned"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """One loaded model and what it scores: a value of a question of one rubric version."""
+
+    question_id: str
+    value_id: str
+    model: Any  # a fitted LearnedScorer
+    card: Any  # its ModelCard
+    source: str = ""  # where it came from (a file name), for messages
+
+    @property
+    def version(self) -> str:
+        return self.card.model_sha256[:12]
+
+
+def load_models(paths: Iterable[str | Path], rubric: Rubric) -> list[TrainedModel]:
+    """Load model files for ``rubric``, each card naming its question and value.
+
+    A file for another rubric version, a damaged or tampered one, or a card that names no
+    question or value is refused with the file named (the model_io checks run first)."""
+    from vbr.scoring.model_io import load_model
+
+    out = []
+    for path in paths:
+        model, card = load_model(path, expected_rubric_ref=rubric.ref)
+        if not card.question_id or not card.value_id:
+            raise ValidationFailed("the model's card does not say which question and value it scores",
+                                   file=str(path), hint="train it with 'vbr scorer train --rubric R "
+                                   "--question Q --value V'")
+        out.append(TrainedModel(card.question_id, card.value_id, model, card, source=str(path)))
+    return out
+
+
+class ModelScorer:
+    """Scores each (question, value) that has a trained model with it; the rest with ``fallback``
+    (default: the evidence scorer), so every value an answer should have gets a score. Checked
+    when built, so that a campaign run never starts with a model that cannot
+    apply: every model must be for a question of ``rubric`` that targets its value, with levels
+    inside the rubric's scale, and no (question, value) may have two models.
+    """
+
+    id = SCORER_ID
+
+    def __init__(self, models: Sequence[TrainedModel], rubric: Rubric, fallback: Scorer | None = None,
+                 *, evidence: Scorer | None = None) -> None:
+        from vbr.scoring.evidence import EvidenceScorer
+
+        if not models:
+            raise ValidationFailed("no trained models given", hint="pass at least one model file")
+        questions = {q.id: q for q in rubric.questions}
+        self.rubric = rubric
+        self.models: dict[tuple[str, str], TrainedModel] = {}
+        for m in models:
+            q = questions.get(m.question_id)
+            if q is None:
+                raise ValidationFailed(f"the model is for question '{m.question_id}', which rubric {rubric.ref} "
+                                       "does not have", file=m.source or None, field="question_id",
+                                       hint=f"see 'vbr rubrics show {rubric.id}'")
+            if q.type is not QuestionType.free_text:
+                raise ValidationFailed(f"the model is for question '{q.id}', a {q.type.value} item scored by its "
+                                       "key, not by a model", file=m.source or None, field="question_id")
+            if m.value_id not in q.values:
+                raise ValidationFailed(f"the model is for value '{m.value_id}', which question '{q.id}' does not "
+                                       f"target (it targets {', '.join(q.values)})", file=m.source or None,
+                                       field="value_id")
+            lo, hi = m.card.levels
+            if lo < rubric.scale.min or hi > rubric.scale.max:
+                raise ValidationFailed(f"the model gives levels {lo}-{hi}, outside rubric {rubric.ref}'s scale "
+                                       f"{rubric.scale.min}-{rubric.scale.max}", file=m.source or None,
+                                       field="levels", hint="train it on marks on the rubric's scale")
+            key = (m.question_id, m.value_id)
+            if key in self.models:
+                raise ValidationFailed(f"two models score question '{key[0]}', value '{key[1]}': "
+                                       f"{self.models[key].source or '?'} and {m.source or '?'}",
+                                       file=m.source or None, hint="give one model per question and value")
+            self.models[key] = m
+        self.evidence = evidence or EvidenceScorer()
+        self.fallback = fallback or self.evidence
+        digest = hashlib.sha256()
+        for key in sorted(self.models):
+            digest.update(f"{key[0]}\0{key[1]}\0{self.models[key].card.model_sha256}\n".encode())
+        digest.update(f"fallback\0{self.fallback.id}\0{self.fallback.version}\n".encode())
+        # the set as a whole (rows carry their own model's version; this names the run)
+        self.version = "set-" + digest.hexdigest()[:12]
+
+    def covers(self) -> list[tuple[str, str]]:
+        """The (question, value) pairs scored by a model."""
+        return sorted(self.models)
+
+    def score(self, rubric: Rubric, question: Question, text: str) -> list[ValueScore]:
+        return self.score_many(rubric, [(question, text)])[0]
+
+    def score_many(self, rubric: Rubric, answers: Sequence[tuple[Question, str]]) -> list[list[ValueScore]]:
+        """Each answer's value scores, in order; each model predicts all its answers at once."""
+        if rubric.ref != self.rubric.ref:
+            raise ValidationFailed(f"these models are for rubric {self.rubric.ref}, not {rubric.ref}")
+        predicted: dict[tuple[int, str], tuple[int, float]] = {}
+        for key, m in self.models.items():
+            rows = [i for i, (q, _) in enumerate(answers) if q.id == key[0]]
+            if rows:
+                levels, conf = m.model.predict_with_confidence([answers[i][1] for i in rows])
+                for i, lvl, c in zip(rows, levels, conf):
+                    predicted[(i, key[1])] = (int(lvl), float(c))
+        out = []
+        for i, (question, text) in enumerate(answers):
+            found = {vs.value_id: vs for vs in self.evidence.score(rubric, question, text)}
+            spans = {v: vs.evidence for v, vs in found.items()}
+            uncovered = [v for v in question.values if (question.id, v) not in self.models]
+            fallback = ({} if not uncovered else found if self.fallback is self.evidence
+                        else {vs.value_id: vs for vs in self.fallback.score(rubric, question, text)})
+            scores = []
+            for v in question.values:
+                m = self.models.get((question.id, v))
+                if m is None:
+                    if v in fallback:  # a value the fallback does not score is flagged for a person by the pipeline
+                        vs = fallback[v]
+                        scores.append(ValueScore(v, vs.level, vs.confidence, vs.evidence, vs.flags,
+                                                 scorer_id=vs.scorer_id or self.fallback.id,
+                                                 scorer_version=vs.scorer_version or self.fallback.version))
+                    continue
+                level, conf = predicted[(i, v)]
+                scores.append(ValueScore(v, level, conf, tuple(spans.get(v, ())),
+                                         scorer_id=SCORER_ID, scorer_version=m.version))
+            out.append(scores)
+        return out
