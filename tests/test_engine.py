@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vbr.engine import Engine
-from vbr.errors import GateHeld, ValidationFailed
+from vbr.errors import GateHeld, NotFound, ValidationFailed
 from vbr.models import Decision
 
 
@@ -54,6 +54,42 @@ def test_scores_carry_evidence_and_override_keeps_history(engine):
     assert entry.actor == "rec@trust" and entry.reason == "specific and reflective"
     with pytest.raises(ValidationFailed, match="outside the rubric scale"):
         engine.override("a001", "nhs-compassion-1", "compassion", 9, actor="rec@trust", reason="typo here")
+
+
+def test_a_person_marks_an_answer_the_scorer_could_not_score(engine):
+    engine.create_campaign("c2", "HCA", "nhs-constitution", question_ids=["nhs-compassion-1", "nhs-compassion-2"],
+                           actor="ats")
+    engine.submit("c2", [{"id": "b1", "campaign_id": "c2"}, {"id": "b2", "campaign_id": "c2"}],
+                  [{"application_id": "b1", "question_id": "nhs-compassion-1", "text": "   "},
+                   {"application_id": "b1", "question_id": "nhs-compassion-2", "text": GOOD},
+                   {"application_id": "b2", "question_id": "nhs-compassion-2", "text": GOOD}])
+    engine.score("c2")
+    [unscored] = engine.unscored("c2")
+    assert (unscored["application_id"], unscored["question_id"]) == ("b1", "nhs-compassion-1")
+    assert engine.store.score_history("b1", "nhs-compassion-1", "compassion") == []
+    new_id = engine.override("b1", "nhs-compassion-1", "compassion", 0, actor="rec@trust",
+                             reason="No answer was written; nothing to credit.")
+    [row] = engine.store.score_history("b1", "nhs-compassion-1", "compassion")
+    assert (row["id"], row["level"], row["source"], row["created_by"], row["supersedes"]) == \
+        (new_id, 0, "override", "rec@trust", None)
+    assert row["reason"] == "No answer was written; nothing to credit." and row["evidence"] == "[]"
+    [entry] = engine.store.log.entries(action="score.marked", campaign_id="c2")
+    assert (entry.actor, entry.subject, entry.payload) == ("rec@trust", "score:b1/nhs-compassion-1/compassion",
+                                                           {"to": 0, "score_id": new_id})
+    assert engine.store.log.verify().ok
+    # a second time it is a change of that score, with its history
+    engine.override("b1", "nhs-compassion-1", "compassion", 1, actor="rec2@trust", reason="On reflection, 1.")
+    assert [h["level"] for h in engine.store.score_history("b1", "nhs-compassion-1", "compassion")] == [0, 1]
+    before = len(list(engine.store.log.entries()))
+    with pytest.raises(NotFound, match="does not assess 'courage'"):
+        engine.override("b1", "nhs-compassion-1", "courage", 2, actor="r", reason="wrong value")
+    with pytest.raises(NotFound, match="does not ask question 'nhs-courage-1'"):
+        engine.override("b1", "nhs-courage-1", "compassion", 2, actor="r", reason="wrong question")
+    with pytest.raises(NotFound, match="'b2' has no answer to question 'nhs-compassion-1'"):
+        engine.override("b2", "nhs-compassion-1", "compassion", 2, actor="r", reason="never answered")
+    with pytest.raises(ValidationFailed, match="outside the rubric scale"):
+        engine.override("b2", "nhs-compassion-2", "respect-and-dignity", 7, actor="r", reason="typo in level")
+    assert len(list(engine.store.log.entries())) == before
 
 
 def test_submit_rejects_unknown_question_and_stores_nothing(engine):

@@ -147,11 +147,30 @@ class Engine:
 
     def override(self, application_id: str, question_id: str, value_id: str, level: int, *,
                  actor: str, reason: str) -> int:
-        """A recruiter's override: a new score row with who and why; the previous one is kept."""
+        """A recruiter's override: a new score row with who and why; the previous one is kept.
+
+        A value the scorer gave no score (an empty answer, a scorer error: the answers flagged for
+        a person) gets its first score this way too, if the campaign asks the question, the
+        question assesses the value and the candidate answered it."""
         app = self.store.application(application_id)
-        _, rubric = self.campaign_rubric(app["campaign_id"])
-        return self.store.override_score(application_id, question_id, value_id, level, actor=actor, reason=reason,
-                                         scale=(rubric.scale.min, rubric.scale.max))
+        campaign, rubric = self.campaign_rubric(app["campaign_id"])
+        scale = (rubric.scale.min, rubric.scale.max)
+        if self.store.score_history(application_id, question_id, value_id):
+            return self.store.override_score(application_id, question_id, value_id, level, actor=actor,
+                                             reason=reason, scale=scale)
+        asked = list(campaign["question_ids"])
+        if question_id not in asked:
+            raise NotFound(f"campaign '{campaign['id']}' does not ask question '{question_id}'", field="question_id")
+        question = rubric.question(question_id)
+        if value_id not in question.values:
+            raise NotFound(f"question '{question_id}' does not assess '{value_id}'", field="value_id",
+                           hint=f"it assesses {', '.join(question.values)}")
+        if not any(r["question_id"] == question_id
+                   for r in self.store.responses(campaign["id"], application_id=application_id)):
+            raise NotFound(f"application '{application_id}' has no answer to question '{question_id}'",
+                           field="question_id")
+        return self.store.mark_score(application_id, question_id, value_id, level, actor=actor, reason=reason,
+                                     rubric_ref=rubric.ref, campaign_id=campaign["id"], scale=scale)
 
     # ------------------------------------------------------------------ shortlists
     def rank(self, campaign_id: str) -> list[tuple[str, float]]:

@@ -216,3 +216,30 @@ def test_standalone_report_opens_offline_with_its_chart(live, browser, tmp_path)
     assert page.locator("svg.chart").first.is_visible()
     shot(page, "13-report-print")
     context.close()
+
+
+def test_recruiter_marks_an_answer_the_scorer_could_not_score(live, page):
+    server, engine, keys = live
+    engine.create_campaign("blank-2026", "Porter, night shifts", "nhs-constitution",
+                           question_ids=["nhs-compassion-2"], actor="ats:test", tenant="t1")
+    engine.submit("blank-2026", [{"id": "bl-1", "campaign_id": "blank-2026", "reference": "PT-0001"}],
+                  [{"application_id": "bl-1", "question_id": "nhs-compassion-2", "text": " "}])
+    engine.score("blank-2026")
+    sign_in(page, server.url, keys["recruiter"])
+    page.goto(f"{server.url}/pages/campaigns/blank-2026/review")
+    assert page.get_by_text("2 to mark: No answer given").count() == 1
+    page.get_by_role("link", name="PT-0001").click()
+    cards = page.locator(".score-card")
+    assert cards.count() == 2 and page.get_by_text("The scorer could not score this: please mark it").count() == 2
+    assert page.locator("[data-accept]").count() == 0  # nothing to accept: a person gives the level
+    assert_accessible(page)
+    first = cards.first
+    card_id = first.get_attribute("id")
+    page.locator(f"#{card_id}-level").select_option("0")
+    page.locator(f"#{card_id}-reason").fill("No answer was written, so there is nothing to credit.")
+    shot(page, "05b-candidate-mark-unscored", full_page=False)
+    first.get_by_role("button", name="Save the score").click()
+    page.get_by_text("Score saved, with your reason.").wait_for()
+    assert page.get_by_text("The scorer could not score this: please mark it").count() == 1
+    [marked] = engine.store.log.entries(action="score.marked", campaign_id="blank-2026")
+    assert "Sam Reviewer" in marked.actor and marked.payload["to"] == 0

@@ -448,3 +448,58 @@ def test_answers_that_cannot_be_trusted_come_before_those_the_scorer_is_unsure_o
     pages.sign_in("recruiter")
     listing = pages.client.get(REVIEW).text
     assert re.findall(r'/review/([\w-]+)">C\d+</a>', listing) == [s["id"] for s in summaries]
+
+
+def _unscorable_candidate(pages: Pages) -> tuple[str, str]:
+    """A candidate whose first answer is blank (the scorer gives it no score), added and scored."""
+    engine = pages.engine
+    campaign = engine.store.campaign(CAMPAIGN)
+    qid = list(campaign["question_ids"])[0]
+    engine.submit(CAMPAIGN, [{"id": "zz-blank", "campaign_id": CAMPAIGN, "reference": "ZZ-0001"}],
+                  [{"application_id": "zz-blank", "question_id": qid, "text": "   "}])
+    engine.score(CAMPAIGN)
+    return "zz-blank", qid
+
+
+def test_an_answer_the_scorer_could_not_score_is_listed_first_and_a_person_marks_it(pages):
+    app_id, qid = _unscorable_candidate(pages)
+    _, rubric = pages.engine.campaign_rubric(CAMPAIGN)
+    values = rubric.question(qid).values
+    pages.sign_in("recruiter")
+    [row] = [s for s in rv.candidate_summaries(pages.engine, CAMPAIGN, {}) if s["id"] == app_id]
+    assert (row["scores"], row["unmarked"], row["done"]) == (0, len(values), False)
+    assert row["flags"] == ["No answer given"] and rv.list_rank(row["flags"]) == 0
+    listing = pages.client.get(REVIEW).text
+    assert re.search(r"ZZ-0001</a></th>\s*<td>.*?%d to mark: No answer given" % len(values), listing)
+    assert "values the scorer could not score, for a person to mark" in listing
+    page = pages.client.get(f"{REVIEW}/{app_id}").text
+    assert page.count("The scorer could not score this: please mark it") == len(values)
+    assert "Mark this answer" in page and "Choose a level" in page and "No answer given" in page
+    form = card_form(page)
+    assert (form["score_id"], form["question_id"], form["value_id"]) == ("", qid, values[0])
+    data = {**form, "action": "override", "reason": "Nothing written"}
+    r = pages.client.post(f"{REVIEW}/{app_id}", data=data)
+    assert r.status_code == 422 and "Choose the level you are giving" in r.text
+    r = pages.client.post(f"{REVIEW}/{app_id}", data={**data, "level": "0"}, follow_redirects=False)
+    assert r.status_code == 303 and "msg=marked" in r.headers["location"]
+    [mark] = pages.engine.store.score_history(app_id, qid, values[0])
+    assert (mark["level"], mark["source"], mark["reason"]) == (0, "override", "Nothing written")
+    assert mark["created_by"].startswith("recruiter:")
+    [entry] = pages.engine.store.log.entries(action="score.marked", campaign_id=CAMPAIGN)
+    assert entry.subject == f"score:{app_id}/{qid}/{values[0]}"
+    # the same form again: someone has marked it since, so it is refused, not a second first score
+    again = pages.client.post(f"{REVIEW}/{app_id}", data={**data, "level": "1"})
+    assert again.status_code == 409 and "This score changed since you opened the page" in again.text
+    assert len(pages.engine.store.score_history(app_id, qid, values[0])) == 1
+    page = pages.client.get(f"{REVIEW}/{app_id}").text
+    assert page.count("The scorer could not score this: please mark it") == len(values) - 1
+    # a value the question does not assess cannot be given a first score
+    r = pages.client.post(f"{REVIEW}/{app_id}", data={**data, "value_id": "no-such-value", "level": "2"})
+    assert r.status_code == 404
+    for v in values[1:]:
+        f = next(card_form(page, i) for i in range(len(values)) if card_form(page, i)["value_id"] == v)
+        r = pages.client.post(f"{REVIEW}/{app_id}", data={**f, "action": "override", "level": "0",
+                                                           "reason": "Nothing written"}, follow_redirects=False)
+        assert r.status_code == 303
+    [row] = [s for s in rv.candidate_summaries(pages.engine, CAMPAIGN, {}) if s["id"] == app_id]
+    assert (row["scores"], row["reviewed"], row["unmarked"], row["done"]) == (len(values), len(values), 0, True)

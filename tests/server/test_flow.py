@@ -156,3 +156,25 @@ def test_application_list_pages_in_the_database(svc):
             if not cursor:
                 break
         assert got == want and n == pages, (limit, got, n)
+
+
+def test_a_recruiter_marks_over_http_a_value_the_scorer_could_not_score(svc):
+    make_campaign(svc)
+    c = svc.client
+    r = c.post("/v1/campaigns/band5-2026/applications", headers=svc.h("ats"), json={
+        "id": "blank-1", "answers": [{"question_id": "nhs-compassion-1", "text": "  "}]})
+    assert r.status_code == 201, r.text
+    assert c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats")).status_code == 201
+    mine = c.get("/v1/campaigns/band5-2026/scores?application_id=blank-1", headers=svc.h("recruiter")).json()
+    assert mine["items"] == []
+    body = {"question_id": "nhs-compassion-1", "value_id": "compassion", "level": 0,
+            "reason": "No answer was written."}
+    r = c.post("/v1/applications/blank-1/overrides", headers=svc.h("recruiter"), json=body)
+    assert r.status_code == 201, r.text
+    [row] = c.get("/v1/campaigns/band5-2026/scores?application_id=blank-1", headers=svc.h("recruiter")).json()["items"]
+    assert (row["level"], row["source"], row["reason"], row["evidence"]) == (0, "override", "No answer was written.", [])
+    for wrong in ({"value_id": "courage"}, {"question_id": "nhs-courage-1"}):
+        r = c.post("/v1/applications/blank-1/overrides", headers=svc.h("recruiter"), json={**body, **wrong})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    r = c.post("/v1/applications/blank-1/overrides", headers=svc.h("recruiter", "t2"), json=body)
+    assert r.status_code == 404  # another tenant's recruiter

@@ -184,17 +184,44 @@ def list_rank(flag_words: Iterable[str]) -> int:
     return 2 if not words else 1 if words == {UNSURE} else 0
 
 
+def unmarked(engine, rubric: Rubric, campaign_id: str, states: Iterable[Mapping[str, Any]],
+             application_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Answers the scorer gave no score (empty, a scorer error, ...) with the values a person
+    still has to mark: application -> ``[{"question_id", "values", "flags"}]``. ``states`` are
+    current score rows (``score_states`` or ``current_scores``); a value marked since drops out."""
+    scored = {(r["application_id"], r["question_id"], r["value_id"]) for r in states}
+    questions = {q.id: q for q in rubric.questions}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in engine.store.unscored_answers(campaign_id, application_id=application_id):
+        q = questions.get(row["question_id"])
+        if q is None:
+            continue
+        missing = [v for v in q.values if (row["application_id"], q.id, v) not in scored]
+        if missing:
+            out.setdefault(row["application_id"], []).append(
+                {"question_id": q.id, "values": missing, "flags": list(row["flags"])})
+    return out
+
+
 def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
                         states: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """One row per application: reference, scores, flags, reviewed; flagged first, then by reference.
+    """One row per application: reference, scores, flags, reviewed, values still to mark by a
+    person; those needing a person first, then by reference.
 
     ``states`` are the campaign's :meth:`~vbr.store.Store.score_states`, when the caller has
     them already (a page shows the list and the progress from one read)."""
     apps = {a["id"]: a for a in engine.store.applications(campaign_id)}
     rows: dict[str, dict[str, Any]] = {
-        a: {"id": a, "ref": reference(app), "scores": 0, "flagged": 0, "reviewed": 0, "flags": set()}
+        a: {"id": a, "ref": reference(app), "scores": 0, "flagged": 0, "reviewed": 0, "flags": set(), "unmarked": 0}
         for a, app in apps.items()}
-    for row in engine.store.score_states(campaign_id) if states is None else states:
+    states = engine.store.score_states(campaign_id) if states is None else states
+    _, rubric = engine.campaign_rubric(campaign_id)
+    for app_id, answers in unmarked(engine, rubric, campaign_id, states).items():
+        r = rows.get(app_id)
+        if r is not None:
+            r["unmarked"] += sum(len(a["values"]) for a in answers)
+            r["flags"].update(FLAG_WORDS.get(f.code, f.code) for a in answers for f in a["flags"])
+    for row in states:
         r = rows.get(row["application_id"])
         if r is None:
             continue
@@ -209,7 +236,7 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
     out = sorted(rows.values(), key=lambda r: (list_rank(r["flags"]), r["ref"]))
     for r in out:
         r["flags"] = sorted(r["flags"])
-        r["done"] = r["scores"] > 0 and r["reviewed"] == r["scores"]
+        r["done"] = r["scores"] > 0 and r["reviewed"] == r["scores"] and not r["unmarked"]
     return out
 
 
@@ -240,8 +267,11 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
     questions = {q.id: q for q in rubric.questions}
     responses = {r["question_id"]: r for r in engine.store.responses(campaign["id"], application_id=application_id)}
     by_question: dict[str, list[dict[str, Any]]] = {}
-    for row in engine.store.current_scores(campaign["id"], application_id=application_id):
+    current = engine.store.current_scores(campaign["id"], application_id=application_id)
+    for row in current:
         by_question.setdefault(row["question_id"], []).append(row)
+    to_mark = {a["question_id"]: a for a in
+               unmarked(engine, rubric, campaign["id"], current, application_id).get(application_id, [])}
     answers = []
     for qid in campaign["question_ids"]:
         resp = responses.get(qid)
@@ -283,6 +313,20 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
                 "levels": [{"level": lvl, "label": levels[lvl].label, "anchor": levels[lvl].anchor}
                            for lvl in sorted(levels)],
             })
+        if qid in to_mark:  # no score for these values: a person marks them
+            why = [{"title": FLAG_WORDS.get(f.code, f.code), "reason": f.reason} for f in to_mark[qid]["flags"]]
+            for vid in to_mark[qid]["values"]:
+                levels = _levels(rubric, vid)
+                value = values.get(vid)
+                cards.append({
+                    "key": f"{qid}/{vid}", "dom_id": f"s-{_slug(qid)}-{_slug(vid)}", "score_id": "",
+                    "value_id": vid, "value_name": value.name if value else vid, "unmarked": True,
+                    "level": None, "level_label": "", "anchor": "", "confidence": None, "flags": why,
+                    "evidence": [], "marking": [], "override": False, "override_by": None,
+                    "override_reason": None, "accepted_by": None, "reviewed": False,
+                    "levels": [{"level": lvl, "label": levels[lvl].label, "anchor": levels[lvl].anchor}
+                               for lvl in sorted(levels)],
+                })
         answers.append({
             "question_id": qid, "dom_id": f"q-{_slug(qid)}",
             "question": questions[qid].text if qid in questions else qid,
@@ -313,4 +357,4 @@ def next_unreviewed(summaries: Iterable[Mapping[str, Any]], after: str | None = 
         if after in ids:
             i = ids.index(after)
             items = items[i + 1:] + items[:i]
-    return next((s["id"] for s in items if s["scores"] and not s["done"]), None)
+    return next((s["id"] for s in items if (s["scores"] or s.get("unmarked")) and not s["done"]), None)

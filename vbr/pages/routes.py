@@ -199,6 +199,7 @@ def _candidate_page(request: Request, who: Principal, campaign: dict, applicatio
 
 
 NOTICES = {"accepted": "Score accepted.", "overridden": "Score changed. The previous score is kept in its history.",
+           "marked": "Score saved, with your reason.",
            "already": "You had already accepted this score; nothing was added."}
 
 
@@ -244,9 +245,10 @@ def _review_score(campaign_id: str, application_id: str, request: Request, data:
     base = f"/pages/campaigns/{campaign_id}/review/{application_id}"
     with web.writing(request):
         current = rv.current_row(vbr, application_id, qid, vid)
-        if current is None:
+        if current is None and not (action == "override" and expected == -1):
             return _not_found(request, who, "such score")
-        if current["id"] != expected:
+        # a form for an answer the scorer could not score has no score id; its first score is marked below
+        if current is not None and current["id"] != expected:
             by = "a person" if current["source"] == "override" else "the scorer"
             return _candidate_page(
                 request, who, campaign, application_id, status=409,
@@ -280,10 +282,13 @@ def _review_score(campaign_id: str, application_id: str, request: Request, data:
                     vbr.override(application_id, qid, vid, level, actor=who.actor, reason=reason)
                 except ValidationFailed as exc:
                     error = str(exc)
+                except NotFound:  # a first score for a value or question the answer does not have
+                    return _not_found(request, who, "such answer to mark")
             if error:
                 return _candidate_page(request, who, campaign, application_id, status=422, errors={key: error},
                                        values={key: {"reason": reason, "level": level}})
-            return web.redirect(request, f"{base}?msg=overridden#{_next_card(vbr, campaign, application_id, key)}")
+            msg = "marked" if current is None else "overridden"
+            return web.redirect(request, f"{base}?msg={msg}#{_next_card(vbr, campaign, application_id, key)}")
     return web.message(request, 400, "Unknown action", "Choose Accept or Change score.", who=who)
 
 

@@ -274,14 +274,17 @@ class Store:
                                 payload=payload, conn=conn, campaign_id=campaign_id)
         return len(scores)
 
-    def unscored_answers(self, campaign_id: str) -> list[dict[str, Any]]:
-        """The latest flags of answers that got no score (empty, not scorable), for human review."""
+    def unscored_answers(self, campaign_id: str, *, application_id: str | None = None) -> list[dict[str, Any]]:
+        """The latest flags of answers that got no score (empty, not scorable), for human review;
+        of the whole campaign or of one application. An answer scored or marked since still has
+        its row here: callers compare with the current scores (the review pages do)."""
+        one = " AND f.application_id = :a" if application_id is not None else ""
         with self.engine.connect() as conn:
             rows = conn.execute(text(
                 "SELECT f.* FROM answer_flags f JOIN applications a ON a.id = f.application_id"
-                " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g WHERE"
+                " WHERE a.campaign_id = :c" + one + " AND f.id = (SELECT MAX(id) FROM answer_flags g WHERE"
                 " g.application_id = f.application_id AND g.question_id = f.question_id)"
-                " ORDER BY f.application_id, f.question_id"), {"c": campaign_id}).mappings()
+                " ORDER BY f.application_id, f.question_id"), {"c": campaign_id, "a": application_id}).mappings()
             out = []
             for r in rows:
                 d = dict(r)
@@ -349,6 +352,35 @@ class Store:
             self.log.append(actor, "score.overridden", f"score:{application_id}/{question_id}/{value_id}",
                             reason=reason, payload={"from": prev["level"], "to": level, "supersedes": prev["id"]},
                             conn=conn)
+        return new_id
+
+    def mark_score(self, application_id: str, question_id: str, value_id: str, level: int, *, actor: str,
+                   reason: str, rubric_ref: str, campaign_id: str, scale: tuple[int, int] = (0, 4)) -> int:
+        """Record a person's score for a value the scorer gave none (an empty answer, a scorer
+        error): the first score row of that value, ``source = 'override'``, with who and why,
+        logged as ``score.marked``. A value that has a score is changed with :meth:`override_score`."""
+        if not reason or len(reason.strip()) < 5:
+            raise ValidationFailed("a score needs a reason of at least 5 characters", field="reason")
+        if not scale[0] <= level <= scale[1]:
+            raise ValidationFailed(f"level {level} is outside the rubric scale {scale[0]}-{scale[1]}", field="level")
+        with self.engine.begin() as conn:
+            taken = conn.execute(text(
+                "SELECT id FROM scores WHERE application_id=:a AND question_id=:q AND value_id=:v LIMIT 1"),
+                {"a": application_id, "q": question_id, "v": value_id}).first()
+            if taken is not None:
+                raise ValidationFailed(f"application '{application_id}', question '{question_id}' already has a "
+                                       f"score for '{value_id}'", field="value_id",
+                                       hint="change the current score instead (an override keeps its history)")
+            new_id = conn.execute(text(
+                "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
+                " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
+                " VALUES (:a, :q, :v, :lvl, 1.0, '[]', NULL, 'human', '1', :ref, '[]', 'override', :by, :reason,"
+                " NULL, :ts) RETURNING id"),
+                {"a": application_id, "q": question_id, "v": value_id, "lvl": level, "ref": rubric_ref,
+                 "by": actor, "reason": reason, "ts": now()}).scalar_one()
+            self.log.append(actor, "score.marked", f"score:{application_id}/{question_id}/{value_id}",
+                            reason=reason, payload={"to": level, "score_id": new_id}, conn=conn,
+                            campaign_id=campaign_id)
         return new_id
 
     # ------------------------------------------------------------------ human ratings

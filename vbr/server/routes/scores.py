@@ -53,7 +53,7 @@ def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(page
 
 
 @router.post("/applications/{application_id}/overrides", status_code=201, response_model=OverrideOut,
-             responses=POST_ERRORS, summary="Override a score, with a reason (a reviewer's decision)")
+             responses=POST_ERRORS, summary="Override a score, or mark a value the scorer could not score, with a reason (a reviewer's decision)")
 @on_write_threads
 def override(body: OverrideIn, request: Request, application_id: str = Path(min_length=1, max_length=120),
              who: Principal = Depends(allow(RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
