@@ -503,3 +503,13 @@ def test_an_answer_the_scorer_could_not_score_is_listed_first_and_a_person_marks
         assert r.status_code == 303
     [row] = [s for s in rv.candidate_summaries(pages.engine, CAMPAIGN, {}) if s["id"] == app_id]
     assert (row["scores"], row["reviewed"], row["unmarked"], row["done"]) == (len(values), len(values), 0, True)
+
+
+def test_the_change_form_starts_at_the_current_level(pages):
+    pages.sign_in("recruiter")
+    app_id = first_candidate(pages)
+    page = pages.client.get(f"{REVIEW}/{app_id}").text
+    form = card_form(page)
+    current = rv.current_row(pages.engine, app_id, form["question_id"], form["value_id"])["level"]
+    first = re.findall(r'<form method="post" class="override-form".*?</form>', page, re.S)[0]
+    assert re.findall(r'<option value="(\d)" selected>', first) == [str(current)]
