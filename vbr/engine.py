@@ -145,6 +145,28 @@ class Engine:
         """Answers that got no score (empty, not scorable) with the flags that send them to a person."""
         return self.store.unscored_answers(campaign_id)
 
+    def to_mark(self, campaign_id: str, *, application_id: str | None = None,
+                current: Iterable[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Answers the scorer gave no score, with the values a person still has to mark (a value
+        marked since drops out; an answer with none left is not listed): ``application_id``,
+        ``question_id``, ``values``, ``flags`` (why), ``scorer_id``/``scorer_version``, ``created_at``.
+        ``current``: the current score rows (``score_states`` or ``current_scores``), if in hand."""
+        _, rubric = self.campaign_rubric(campaign_id)
+        if current is None:
+            current = (self.store.current_scores(campaign_id, application_id=application_id)
+                       if application_id is not None else self.store.score_states(campaign_id))
+        scored = {(r["application_id"], r["question_id"], r["value_id"]) for r in current}
+        questions = {q.id: q for q in rubric.questions}
+        out = []
+        for row in self.store.unscored_answers(campaign_id, application_id=application_id):
+            q = questions.get(row["question_id"])
+            missing = [v for v in q.values if (row["application_id"], q.id, v) not in scored] if q else []
+            if missing:
+                out.append({"application_id": row["application_id"], "question_id": q.id, "values": missing,
+                            "flags": list(row["flags"]), "scorer_id": row["scorer_id"],
+                            "scorer_version": row["scorer_version"], "created_at": str(row["created_at"])})
+        return out
+
     def override(self, application_id: str, question_id: str, value_id: str, level: int, *,
                  actor: str, reason: str) -> int:
         """A recruiter's override: a new score row with who and why; the previous one is kept.

@@ -167,12 +167,17 @@ def test_a_recruiter_marks_over_http_a_value_the_scorer_could_not_score(svc):
     assert c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats")).status_code == 201
     mine = c.get("/v1/campaigns/band5-2026/scores?application_id=blank-1", headers=svc.h("recruiter")).json()
     assert mine["items"] == []
+    [todo] = c.get("/v1/campaigns/band5-2026/to-mark", headers=svc.h("ats")).json()["items"]
+    assert (todo["application_id"], todo["question_id"], todo["values"]) == ("blank-1", "nhs-compassion-1",
+                                                                            ["compassion"])
+    assert [f["code"] for f in todo["flags"]] == ["empty"] and todo["scorer_id"] == "evidence"
     body = {"question_id": "nhs-compassion-1", "value_id": "compassion", "level": 0,
             "reason": "No answer was written."}
     r = c.post("/v1/applications/blank-1/overrides", headers=svc.h("recruiter"), json=body)
     assert r.status_code == 201, r.text
     [row] = c.get("/v1/campaigns/band5-2026/scores?application_id=blank-1", headers=svc.h("recruiter")).json()["items"]
     assert (row["level"], row["source"], row["reason"], row["evidence"]) == (0, "override", "No answer was written.", [])
+    assert c.get("/v1/campaigns/band5-2026/to-mark", headers=svc.h("ats")).json()["items"] == []
     for wrong in ({"value_id": "courage"}, {"question_id": "nhs-courage-1"}):
         r = c.post("/v1/applications/blank-1/overrides", headers=svc.h("recruiter"), json={**body, **wrong})
         assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json"), r.text

@@ -42,6 +42,7 @@ MATRIX = [
     ("GET", "/v1/campaigns/{cid}/equality-summary", None, {A: 403, R: 403, O: OK, D: 403}, True),
     ("POST", "/v1/campaigns/{cid}/scores", lambda ctx: {}, {A: CREATED, R: CREATED, O: 403, D: CREATED}, True),
     ("GET", "/v1/campaigns/{cid}/scores", None, {A: OK, R: OK, O: OK, D: OK}, True),
+    ("GET", "/v1/campaigns/{cid}/to-mark", None, {A: OK, R: OK, O: OK, D: OK}, True),
     ("POST", "/v1/applications/{aid}/overrides",
      lambda ctx: {"question_id": ctx["qid"], "value_id": ctx["vid"], "level": 3, "reason": "read the answer again"},
      {A: 403, R: CREATED, O: 403, D: CREATED}, True),

@@ -184,22 +184,12 @@ def list_rank(flag_words: Iterable[str]) -> int:
     return 2 if not words else 1 if words == {UNSURE} else 0
 
 
-def unmarked(engine, rubric: Rubric, campaign_id: str, states: Iterable[Mapping[str, Any]],
+def unmarked(engine, campaign_id: str, states: Iterable[Mapping[str, Any]],
              application_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Answers the scorer gave no score (empty, a scorer error, ...) with the values a person
-    still has to mark: application -> ``[{"question_id", "values", "flags"}]``. ``states`` are
-    current score rows (``score_states`` or ``current_scores``); a value marked since drops out."""
-    scored = {(r["application_id"], r["question_id"], r["value_id"]) for r in states}
-    questions = {q.id: q for q in rubric.questions}
+    """:meth:`vbr.engine.Engine.to_mark` by application."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in engine.store.unscored_answers(campaign_id, application_id=application_id):
-        q = questions.get(row["question_id"])
-        if q is None:
-            continue
-        missing = [v for v in q.values if (row["application_id"], q.id, v) not in scored]
-        if missing:
-            out.setdefault(row["application_id"], []).append(
-                {"question_id": q.id, "values": missing, "flags": list(row["flags"])})
+    for row in engine.to_mark(campaign_id, application_id=application_id, current=states):
+        out.setdefault(row["application_id"], []).append(row)
     return out
 
 
@@ -215,8 +205,7 @@ def candidate_summaries(engine, campaign_id: str, accepted: Mapping[int, Any],
         a: {"id": a, "ref": reference(app), "scores": 0, "flagged": 0, "reviewed": 0, "flags": set(), "unmarked": 0}
         for a, app in apps.items()}
     states = engine.store.score_states(campaign_id) if states is None else states
-    _, rubric = engine.campaign_rubric(campaign_id)
-    for app_id, answers in unmarked(engine, rubric, campaign_id, states).items():
+    for app_id, answers in unmarked(engine, campaign_id, states).items():
         r = rows.get(app_id)
         if r is not None:
             r["unmarked"] += sum(len(a["values"]) for a in answers)
@@ -271,7 +260,7 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
     for row in current:
         by_question.setdefault(row["question_id"], []).append(row)
     to_mark = {a["question_id"]: a for a in
-               unmarked(engine, rubric, campaign["id"], current, application_id).get(application_id, [])}
+               unmarked(engine, campaign["id"], current, application_id).get(application_id, [])}
     answers = []
     for qid in campaign["question_ids"]:
         resp = responses.get(qid)

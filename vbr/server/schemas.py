@@ -180,6 +180,16 @@ class ScoreOut(Out):
     created_at: str
 
 
+class ToMarkOut(Out):
+    application_id: str
+    question_id: str
+    values: list[str] = Field(description="values of the question no score was given for")
+    flags: list[ReviewFlag] = Field(description="why the scorer gave none (empty answer, scorer error, ...)")
+    scorer_id: str
+    scorer_version: str
+    created_at: str
+
+
 class OverrideIn(In):
     question_id: Identifier
     value_id: Identifier

@@ -15,9 +15,9 @@ from vbr.server.auth import ADMIN, ATS, EVERYONE, RECRUITER, allow
 from vbr.server.idempotency import Idempotent, idempotent
 from vbr.server.keys import Principal
 from vbr.server import queries
-from vbr.server.pagination import Page, PageParams, encode, page_params
+from vbr.server.pagination import Page, PageParams, encode, page, page_params
 from vbr.server.routes.common import AUTH_ERRORS, POST_ERRORS, engine, writing
-from vbr.server.schemas import OverrideIn, OverrideOut, ScoreOut, ScoreRun, ScoreRunIn
+from vbr.server.schemas import OverrideIn, OverrideOut, ScoreOut, ScoreRun, ScoreRunIn, ToMarkOut
 from vbr.server.threads import on_write_threads
 
 router = APIRouter(tags=["scores"])
@@ -50,6 +50,16 @@ def list_scores(campaign_id: str = CampaignId, params: PageParams = Depends(page
     items, more = queries.current_scores(vbr.store.engine, campaign_id, application_id=application_id,
                                          offset=start, limit=params.limit)
     return {"items": items, "next_cursor": encode(start + params.limit) if more else None}
+
+
+@router.get("/campaigns/{campaign_id}/to-mark", response_model=Page[ToMarkOut], responses=AUTH_ERRORS,
+            summary="Answers the scorer could not score, with the values a person still has to mark")
+def list_to_mark(campaign_id: str = CampaignId, params: PageParams = Depends(page_params),
+                 application_id: str | None = Query(None, min_length=1, max_length=120),
+                 who: Principal = Depends(allow(*EVERYONE)), vbr: Engine = Depends(engine)) -> dict:
+    scope.campaign(vbr, who, campaign_id)
+    rows = vbr.to_mark(campaign_id, application_id=application_id)
+    return page([{**r, "flags": [f.model_dump(mode="json") for f in r["flags"]]} for r in rows], params)
 
 
 @router.post("/applications/{application_id}/overrides", status_code=201, response_model=OverrideOut,
