@@ -60,3 +60,22 @@ def test_score_campaign_stores_scores(tmp_path):
     assert len(engine.store.current_scores("c1")) == 1
     r = _run("score", "nope", "--db", str(db))
     assert r.exit_code == 4 and "no campaign 'nope'" in r.output
+
+
+def test_shortlist_top_n_notes_answers_still_to_mark(tmp_path):
+    from vbr.engine import Engine
+
+    db = tmp_path / "c.sqlite"
+    engine = Engine(db)
+    engine.create_campaign("c1", "HCA", "nhs-constitution", question_ids=["nhs-compassion-1"], actor="ats")
+    engine.submit("c1", [{"id": f"a{i}", "campaign_id": "c1"} for i in range(3)],
+                  [{"application_id": f"a{i}", "question_id": "nhs-compassion-1", "text": STRONG if i else " "}
+                   for i in range(3)])
+    engine.score("c1")
+    r = _run("shortlist", "propose", "c1", "--top", "1", "--as", "rec", "--db", str(db), "--format", "json")
+    assert r.exit_code in (0, 6), r.output
+    notes = json.loads(r.stdout)["notes"]
+    assert any(n.startswith("1 answer(s) of 1 application(s) have values the scorer could not score") for n in notes)
+    engine.override("a0", "nhs-compassion-1", "compassion", 0, actor="rec", reason="Nothing was written.")
+    r = _run("shortlist", "propose", "c1", "--top", "1", "--as", "rec", "--db", str(db), "--format", "json")
+    assert not any("could not score" in n for n in json.loads(r.stdout)["notes"])

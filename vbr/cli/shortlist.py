@@ -122,6 +122,12 @@ def propose(
             engine.store.campaign(campaign)
             scored = {r["application_id"] for r in engine.store.current_scores(campaign)}
             notes = cut_off_notes(engine.rank(campaign), top, scored)
+            to_mark = engine.to_mark(campaign)
+            if to_mark:
+                apps = len({r["application_id"] for r in to_mark})
+                notes.append(f"{len(to_mark)} answer(s) of {apps} application(s) have values the scorer could not "
+                             "score and no one has marked yet; those applications' mean levels leave them out: "
+                             "mark them on the review pages first")
             result = engine.propose_shortlist(campaign, top=top, actor=actor)
             if len(result.application_ids) > top:
                 notes.append(f"{len(result.application_ids) - top} Disability Confident applicant(s) meeting the "
