@@ -124,6 +124,9 @@ class Engine:
             chosen = scorers[scorer]
         else:
             chosen = scorer
+        check = getattr(chosen, "check", None)
+        if check is not None:  # a scorer that can tell up front it cannot score this rubric's answers
+            check(rubric)
         items = [
             Response(application_id=r["application_id"], question_id=r["question_id"], text=r["redacted_text"],
                      **_structured(r["structured"]))

@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "vbr.default_plugins.rubrics",
     "vbr.default_plugins.redactors",
     "vbr.default_plugins.scorers",
+    "vbr.default_plugins.models",
     "vbr.default_plugins.regimes",
     "vbr.default_plugins.formats",
     "vbr.pages.plugin",

@@ -39,3 +39,18 @@ def test_threads_default_and_bounds(served, tmp_path):
     assert served[0][0][0].state.settings.threads == 4
     r = _run("--db", f"sqlite:///{tmp_path / 'a.sqlite'}", "--threads", "0")
     assert r.exit_code == 2 and len(served) == 1
+
+
+def test_model_files_are_checked_before_serving(served, tmp_path, monkeypatch):
+    from vbr.plugins import reset_plugins
+    from vbr.scoring.model_scorer import MODELS_ENV
+
+    monkeypatch.setenv(MODELS_ENV, "")  # serve adds its --model files here; undone after the test
+    bad = tmp_path / "bad.vbrm"
+    bad.write_bytes(b"not a zip")
+    try:
+        r = _run("--db", f"sqlite:///{tmp_path / 'a.sqlite'}", "--model", str(bad))
+        assert r.exit_code == 5 and "damaged or not a vbr model" in r.output and "bad.vbrm" in r.output, r.output
+        assert served == []
+    finally:
+        reset_plugins()

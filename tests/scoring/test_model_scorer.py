@@ -235,3 +235,80 @@ def test_cli_refuses_bad_targets_before_training_and_bad_models_before_scoring(t
     assert r.exit_code == 2 and "does not say which question and value" in r.output
     assert "bare.vbrm" in r.output
     assert engine.store.current_scores("c1") == [] and list(engine.store.log.entries(action="scores.added")) == []
+
+
+# ------------------------------------------------------------------ VBR_MODELS: the 'learned' scorer everywhere
+
+def _engine_with_models(tmp_path, monkeypatch, *paths) -> Engine:
+    from vbr.plugins import build
+    from vbr.scoring.model_scorer import MODELS_ENV
+
+    monkeypatch.setenv(MODELS_ENV, ":".join(str(p) for p in paths))
+    return Engine(tmp_path / "vbr.sqlite", plugins=build(load_entrypoints=False))
+
+
+def test_vbr_models_registers_the_learned_scorer_for_campaigns_of_its_rubric(tmp_path, monkeypatch, rubric,
+                                                                                model_file):
+    from vbr.scoring.model_scorer import ModelSet
+
+    engine = _engine_with_models(tmp_path, monkeypatch, model_file)
+    learned = engine.plugins.registry("scorers")[SCORER_ID]
+    assert isinstance(learned, ModelSet) and learned.rubric_refs() == ["nhs-constitution@1.0"]
+    texts, _ = answers(4, seed=2)
+    engine.create_campaign("c1", "HCA", RUBRIC, question_ids=[Q], actor="ats")
+    engine.submit("c1", [{"id": f"a{i}", "campaign_id": "c1"} for i in range(4)],
+                  [{"application_id": f"a{i}", "question_id": Q, "text": t} for i, t in enumerate(texts)])
+    engine.score("c1", scorer=SCORER_ID)
+    card = read_card(model_file)
+    got = {(r["value_id"], r["scorer_id"], r["scorer_version"]) for r in engine.store.current_scores("c1")}
+    assert got == {("compassion", SCORER_ID, card.model_sha256[:12]),
+                   ("respect-and-dignity", "evidence", EvidenceScorer.version)}
+    # a campaign of another rubric: refused before anything is scored
+    engine.create_campaign("c6", "HCA", "6cs", question_ids=None, actor="ats")
+    engine.submit("c6", [{"id": "b1", "campaign_id": "c6"}],
+                  [{"application_id": "b1", "question_id": engine.store.campaign("c6")["question_ids"][0],
+                    "text": texts[0]}])
+    with pytest.raises(ValidationFailed, match=r"no trained model is for rubric 6cs@[\d.]+ \(the models are for "
+                                               r"nhs-constitution@1.0\)"):
+        engine.score("c6", scorer=SCORER_ID)
+    assert engine.store.current_scores("c6") == []
+
+
+def test_vbr_models_unset_registers_nothing_and_a_bad_file_is_named(tmp_path, monkeypatch):
+    from vbr.plugins import build
+    from vbr.scoring.model_scorer import MODELS_ENV
+
+    monkeypatch.delenv(MODELS_ENV, raising=False)
+    assert SCORER_ID not in build(load_entrypoints=False).registry("scorers")
+    bad = tmp_path / "bad.vbrm"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(IntegrityError, match="damaged or not a vbr model") as e:
+        _engine_with_models(tmp_path, monkeypatch, bad).plugins.registry("scorers")
+    assert e.value.file == str(bad)
+    bare = _model(tmp_path, "bare.vbrm", rubric_ref="nhs-constitution@1.0")
+    with pytest.raises(ValidationFailed, match="does not say which rubric, question and value"):
+        _engine_with_models(tmp_path, monkeypatch, bare).plugins.registry("scorers")
+
+
+def test_the_http_service_scores_with_the_learned_scorer(tmp_path, monkeypatch, model_file):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from vbr.server.app import Settings, create_app
+
+    engine = _engine_with_models(tmp_path, monkeypatch, model_file)
+    app = create_app(engine, settings=Settings())
+    ats = {"Authorization": f"Bearer {app.state.keys.create('ats', tenant='t1', actor='test')[0]}"}
+    texts, _ = answers(3, seed=4)
+    with TestClient(app) as c:
+        assert c.post("/v1/campaigns", headers=ats, json={"id": "c1", "title": "HCA", "rubric_id": RUBRIC,
+                                                          "question_ids": [Q]}).status_code == 201
+        for i, t in enumerate(texts):
+            r = c.post("/v1/campaigns/c1/applications", headers=ats,
+                       json={"id": f"a{i}", "answers": [{"question_id": Q, "text": t}]})
+            assert r.status_code == 201, r.text
+        r = c.post("/v1/campaigns/c1/scores", headers=ats, json={"scorer": SCORER_ID})
+        assert r.status_code == 201 and r.json()["scores"] == 6, r.text
+        items = c.get("/v1/campaigns/c1/scores", headers=ats).json()["items"]
+        assert sorted({(s["value_id"], s["scorer_id"]) for s in items}) == [
+            ("compassion", SCORER_ID), ("respect-and-dignity", "evidence")]

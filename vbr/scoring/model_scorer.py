@@ -2,8 +2,9 @@
 
 An institution trains one model per question and value on its own marked answers
 (``vbr scorer train --rubric R --question Q --value V``) and scores a campaign with them
-(``vbr score CAMPAIGN --model FILE ...``, or :class:`ModelScorer` handed to
-``Engine.score``). The answers go through the same pipeline as with any scorer: redacted first
+(``vbr score CAMPAIGN --model FILE ...``, :class:`ModelScorer` handed to ``Engine.score``, or
+model files named in ``VBR_MODELS``, which register the ``learned`` scorer for every command
+and the HTTP service: :class:`ModelSet`). The answers go through the same pipeline as with any scorer: redacted first
 (a model sees redacted text only, like every scorer), flagged, stored append-only and logged.
 
 Each stored row says what scored it: a value with a model gets ``scorer_id`` ``learned`` and,
@@ -118,6 +119,12 @@ class ModelScorer:
         # the set as a whole (rows carry their own model's version; this names the run)
         self.version = "set-" + digest.hexdigest()[:12]
 
+    def check(self, rubric: Rubric) -> "ModelScorer":
+        """Refuse up front to score another rubric version's answers."""
+        if rubric.ref != self.rubric.ref:
+            raise ValidationFailed(f"these models are for rubric {self.rubric.ref}, not {rubric.ref}", field="scorer")
+        return self
+
     def covers(self) -> list[tuple[str, str]]:
         """The (question, value) pairs scored by a model."""
         return sorted(self.models)
@@ -127,8 +134,7 @@ class ModelScorer:
 
     def score_many(self, rubric: Rubric, answers: Sequence[tuple[Question, str]]) -> list[list[ValueScore]]:
         """Each answer's value scores, in order; each model predicts all its answers at once."""
-        if rubric.ref != self.rubric.ref:
-            raise ValidationFailed(f"these models are for rubric {self.rubric.ref}, not {rubric.ref}")
+        self.check(rubric)
         predicted: dict[tuple[int, str], tuple[int, float]] = {}
         for key, m in self.models.items():
             rows = [i for i, (q, _) in enumerate(answers) if q.id == key[0]]
@@ -158,3 +164,61 @@ class ModelScorer:
                                          scorer_id=SCORER_ID, scorer_version=m.version))
             out.append(scores)
         return out
+
+
+MODELS_ENV = "VBR_MODELS"
+
+
+def model_paths(raw: str | None) -> list[Path]:
+    """The model files a ``VBR_MODELS`` value names (separated like PATH: ':' on Unix)."""
+    import os
+
+    return [Path(p) for p in (raw or "").split(os.pathsep) if p.strip()]
+
+
+class ModelSet:
+    """The ``learned`` scorer of a set of model files, for campaigns of any rubric: each
+    campaign is scored by the models trained for its rubric version (:class:`ModelScorer`, the
+    evidence scorer for the values they do not cover). The files are read and checked when the
+    set is made; the models for a rubric are checked against it before its first answer."""
+
+    id = SCORER_ID
+
+    def __init__(self, paths: Sequence[str | Path], fallback: Scorer | None = None) -> None:
+        from vbr.scoring.model_io import load_model
+
+        if not paths:
+            raise ValidationFailed("no model files given", hint=f"name them in {MODELS_ENV}")
+        self.loaded = []
+        for path in paths:
+            model, card = load_model(path)
+            if not card.rubric_ref or not card.question_id or not card.value_id:
+                raise ValidationFailed("the model's card does not say which rubric, question and value it scores",
+                                       file=str(path), hint="train it with 'vbr scorer train --rubric R "
+                                       "--question Q --value V'")
+            self.loaded.append(TrainedModel(card.question_id, card.value_id, model, card, source=str(path)))
+        self.fallback = fallback
+        digest = hashlib.sha256("".join(sorted(m.card.model_sha256 for m in self.loaded)).encode())
+        self.version = "set-" + digest.hexdigest()[:12]
+        self._by_rubric: dict[str, ModelScorer] = {}
+
+    def rubric_refs(self) -> list[str]:
+        return sorted({m.card.rubric_ref for m in self.loaded})
+
+    def check(self, rubric: Rubric) -> ModelScorer:
+        """The scorer for ``rubric``'s campaigns; a ValidationFailed naming the file if a model
+        for it cannot apply, or if no model was trained for this rubric version."""
+        if rubric.ref not in self._by_rubric:
+            mine = [m for m in self.loaded if m.card.rubric_ref == rubric.ref]
+            if not mine:
+                raise ValidationFailed(f"no trained model is for rubric {rubric.ref} (the models are for "
+                                       f"{', '.join(self.rubric_refs())})", field="scorer",
+                                       hint="score with the evidence scorer, or train models for this rubric")
+            self._by_rubric[rubric.ref] = ModelScorer(mine, rubric, self.fallback)
+        return self._by_rubric[rubric.ref]
+
+    def score(self, rubric: Rubric, question: Question, text: str) -> list[ValueScore]:
+        return self.check(rubric).score(rubric, question, text)
+
+    def score_many(self, rubric: Rubric, answers: Sequence[tuple[Question, str]]) -> list[list[ValueScore]]:
+        return self.check(rubric).score_many(rubric, answers)
