@@ -312,3 +312,7 @@ def test_the_http_service_scores_with_the_learned_scorer(tmp_path, monkeypatch, 
         items = c.get("/v1/campaigns/c1/scores", headers=ats).json()["items"]
         assert sorted({(s["value_id"], s["scorer_id"]) for s in items}) == [
             ("compassion", SCORER_ID), ("respect-and-dignity", "evidence")]
+        assert c.post("/v1/campaigns", headers=ats, json={"id": "c6", "title": "HCA",
+                                                          "rubric_id": "6cs"}).status_code == 201
+        r = c.post("/v1/campaigns/c6/scores", headers=ats, json={"scorer": SCORER_ID})
+        assert r.status_code == 422 and "no trained model is for rubric 6cs" in r.json()["detail"], r.text
