@@ -328,27 +328,38 @@ class Store:
                 "SELECT * FROM scores WHERE application_id=:a AND question_id=:q AND value_id=:v ORDER BY id"),
                 {"a": application_id, "q": question_id, "v": value_id}).mappings()]
 
+    @staticmethod
+    def _check_person_score(level: int, reason: str, scale: tuple[int, int]) -> None:
+        if not reason or len(reason.strip()) < 5:
+            raise ValidationFailed("a person's score needs a reason of at least 5 characters", field="reason")
+        if not scale[0] <= level <= scale[1]:
+            raise ValidationFailed(f"level {level} is outside the rubric scale {scale[0]}-{scale[1]}", field="level")
+
+    @staticmethod
+    def _insert_person_score(conn, application_id: str, question_id: str, value_id: str, level: int, *,
+                             actor: str, reason: str, evidence: str, rubric_ref: str, supersedes: int | None) -> int:
+        """A person's score row (``source = 'override'``, scorer ``human``), in the caller's transaction."""
+        return conn.execute(text(
+            "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
+            " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
+            " VALUES (:a, :q, :v, :lvl, 1.0, :ev, NULL, 'human', '1', :ref, '[]', 'override', :by, :reason, :sup, :ts)"
+            " RETURNING id"),
+            {"a": application_id, "q": question_id, "v": value_id, "lvl": level, "ev": evidence, "ref": rubric_ref,
+             "by": actor, "reason": reason, "sup": supersedes, "ts": now()}).scalar_one()
+
     def override_score(self, application_id: str, question_id: str, value_id: str, level: int, *,
                        actor: str, reason: str, scale: tuple[int, int] = (0, 4)) -> int:
         """Record a recruiter's override as a new score row; the previous score is kept."""
-        if not reason or len(reason.strip()) < 5:
-            raise ValidationFailed("an override needs a reason of at least 5 characters", field="reason")
-        if not scale[0] <= level <= scale[1]:
-            raise ValidationFailed(f"level {level} is outside the rubric scale {scale[0]}-{scale[1]}", field="level")
+        self._check_person_score(level, reason, scale)
         with self.engine.begin() as conn:
             prev = conn.execute(text(
                 "SELECT * FROM scores WHERE application_id=:a AND question_id=:q AND value_id=:v ORDER BY id DESC LIMIT 1"),
                 {"a": application_id, "q": question_id, "v": value_id}).mappings().first()
             if prev is None:
                 raise NotFound(f"no score for application '{application_id}', question '{question_id}', value '{value_id}'")
-            new_id = conn.execute(text(
-                "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
-                " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
-                " VALUES (:a, :q, :v, :lvl, 1.0, :ev, NULL, 'human', '1', :ref, '[]', 'override', :by, :reason, :sup, :ts)"
-                " RETURNING id"),
-                {"a": application_id, "q": question_id, "v": value_id, "lvl": level, "ev": prev["evidence"],
-                 "ref": prev["rubric_ref"], "by": actor, "reason": reason, "sup": prev["id"], "ts": now()}
-            ).scalar_one()
+            new_id = self._insert_person_score(conn, application_id, question_id, value_id, level, actor=actor,
+                                               reason=reason, evidence=prev["evidence"], rubric_ref=prev["rubric_ref"],
+                                               supersedes=prev["id"])
             self.log.append(actor, "score.overridden", f"score:{application_id}/{question_id}/{value_id}",
                             reason=reason, payload={"from": prev["level"], "to": level, "supersedes": prev["id"]},
                             conn=conn)
@@ -357,12 +368,10 @@ class Store:
     def mark_score(self, application_id: str, question_id: str, value_id: str, level: int, *, actor: str,
                    reason: str, rubric_ref: str, campaign_id: str, scale: tuple[int, int] = (0, 4)) -> int:
         """Record a person's score for a value the scorer gave none (an empty answer, a scorer
-        error): the first score row of that value, ``source = 'override'``, with who and why,
-        logged as ``score.marked``. A value that has a score is changed with :meth:`override_score`."""
-        if not reason or len(reason.strip()) < 5:
-            raise ValidationFailed("a score needs a reason of at least 5 characters", field="reason")
-        if not scale[0] <= level <= scale[1]:
-            raise ValidationFailed(f"level {level} is outside the rubric scale {scale[0]}-{scale[1]}", field="level")
+        error): the first score row of that value, ``source = 'override'``, no evidence, with who
+        and why, logged as ``score.marked``. A value that has a score is changed with
+        :meth:`override_score`."""
+        self._check_person_score(level, reason, scale)
         with self.engine.begin() as conn:
             taken = conn.execute(text(
                 "SELECT id FROM scores WHERE application_id=:a AND question_id=:q AND value_id=:v LIMIT 1"),
@@ -371,13 +380,8 @@ class Store:
                 raise ValidationFailed(f"application '{application_id}', question '{question_id}' already has a "
                                        f"score for '{value_id}'", field="value_id",
                                        hint="change the current score instead (an override keeps its history)")
-            new_id = conn.execute(text(
-                "INSERT INTO scores (application_id, question_id, value_id, level, confidence, evidence, anchor,"
-                " scorer_id, scorer_version, rubric_ref, flags, source, created_by, reason, supersedes, created_at)"
-                " VALUES (:a, :q, :v, :lvl, 1.0, '[]', NULL, 'human', '1', :ref, '[]', 'override', :by, :reason,"
-                " NULL, :ts) RETURNING id"),
-                {"a": application_id, "q": question_id, "v": value_id, "lvl": level, "ref": rubric_ref,
-                 "by": actor, "reason": reason, "ts": now()}).scalar_one()
+            new_id = self._insert_person_score(conn, application_id, question_id, value_id, level, actor=actor,
+                                               reason=reason, evidence="[]", rubric_ref=rubric_ref, supersedes=None)
             self.log.append(actor, "score.marked", f"score:{application_id}/{question_id}/{value_id}",
                             reason=reason, payload={"to": level, "score_id": new_id}, conn=conn,
                             campaign_id=campaign_id)
