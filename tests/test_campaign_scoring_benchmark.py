@@ -1,0 +1,20 @@
+"""benchmarks/campaign_scoring.py keeps working on a few answers, and a trained model scores a
+campaign the same in chunks as one answer at a time (the script checks it). No timing asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_campaign_scoring_benchmark_small_run():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "campaign_scoring.py"), "--answers", "40"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for label in ("evidence scorer (reference)", "trained model + evidence, in chunks (vbr)",
+                  "trained model + evidence, one answer at a time"):
+        assert label in out.stdout, out.stdout
+    assert "the same scores in chunks and one at a time: yes" in out.stdout, out.stdout
