@@ -155,3 +155,23 @@ def test_a_shortlist_is_released_at_most_once(engine):
         engine.store.record_decision(sid, released, actor="someone-else")
     assert sum(d["released"] for d in engine.store.decisions(sid)) == 1
     assert engine.store.log.verify().ok  # the refused release left no log entry behind
+
+
+def test_a_value_a_scorer_skipped_is_left_for_a_person_to_mark(engine):
+    from vbr.scoring.base import ValueScore
+
+    class HalfScorer:  # scores compassion only, though the question also assesses respect and dignity
+        id, version = "half", "1"
+
+        def score(self, rubric, question, text):
+            return [ValueScore("compassion", 2, 0.9)]
+
+    engine.create_campaign("c3", "HCA", "nhs-constitution", question_ids=["nhs-compassion-2"], actor="ats")
+    engine.submit("c3", [{"id": "d1", "campaign_id": "c3"}],
+                  [{"application_id": "d1", "question_id": "nhs-compassion-2", "text": GOOD}])
+    engine.score("c3", scorer=HalfScorer())
+    [todo] = engine.to_mark("c3")
+    assert (todo["application_id"], todo["values"], todo["scorer_id"]) == ("d1", ["respect-and-dignity"], "half")
+    assert any("gave no score for respect-and-dignity" in f.reason for f in todo["flags"])
+    engine.override("d1", "nhs-compassion-2", "respect-and-dignity", 3, actor="rec", reason="Read it myself.")
+    assert engine.to_mark("c3") == []

@@ -135,8 +135,10 @@ class Engine:
         results = score_answers(rubric, items, chosen, list(self.plugins.registry("redactors").values()),
                                 progress=progress)
         scores = [s for res in results for s in res.scores]
+        # answers left (wholly or in part) without a score, with the flags that say why: a person
+        # marks them (to_mark); a value a scorer skipped counts as much as an answer it could not read
         unscored = [(r.application_id, r.question_id, r.flags, chosen.id, chosen.version)
-                    for r in results if not r.scores and r.flags]
+                    for r in results if r.flags and _values_missing(rubric, r)]
         self.store.add_scores(scores, actor=actor, campaign_id=campaign_id, unscored=unscored)
         self.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores, store=self.store)
         return scores
@@ -145,7 +147,8 @@ class Engine:
         return [row["score"] for row in self.store.current_scores(campaign_id)]
 
     def unscored(self, campaign_id: str) -> list[dict[str, Any]]:
-        """Answers that got no score (empty, not scorable) with the flags that send them to a person."""
+        """Answers left wholly or partly without a score (empty, not scorable) with the flags that
+        send them to a person (:meth:`to_mark` says which values are still to mark)."""
         return self.store.unscored_answers(campaign_id)
 
     def to_mark(self, campaign_id: str, *, application_id: str | None = None,
@@ -244,6 +247,17 @@ def _structured(raw: str | None) -> dict[str, Any]:
 
     data = json.loads(raw)
     return {k: (tuple(v) if k == "choices" and v is not None else v) for k, v in data.items() if v is not None}
+
+
+def _values_missing(rubric: Rubric, result: Any) -> bool:
+    """Whether a scored answer lacks a score for a value its question assesses."""
+    if not result.scores:
+        return True
+    try:
+        wanted = set(rubric.question(result.question_id).values)
+    except KeyError:
+        return False
+    return bool(wanted - {s.value_id for s in result.scores})
 
 
 __all__ = ["Engine", "Question"]

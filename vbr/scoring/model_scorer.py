@@ -4,8 +4,9 @@ An institution trains one model per question and value on its own marked answers
 (``vbr scorer train --rubric R --question Q --value V``) and scores a campaign with them
 (``vbr score CAMPAIGN --model FILE ...``, :class:`ModelScorer` handed to ``Engine.score``, or
 model files named in ``VBR_MODELS``, which register the ``learned`` scorer for every command
-and the HTTP service: :class:`ModelSet`). The answers go through the same pipeline as with any scorer: redacted first
-(a model sees redacted text only, like every scorer), flagged, stored append-only and logged.
+and the HTTP service: :class:`ModelSet`). The answers go through the same pipeline as with any
+scorer: redacted first (a model sees redacted text only, like every scorer), flagged, stored
+append-only and logged.
 
 Each stored row says what scored it: a value with a model gets ``scorer_id`` ``learned`` and,
 as its version, the first 12 hex digits of that model's digest (the card's ``model_sha256``),
@@ -70,9 +71,9 @@ def load_models(paths: Iterable[str | Path], rubric: Rubric) -> list[TrainedMode
 class ModelScorer:
     """Scores each (question, value) that has a trained model with it; the rest with ``fallback``
     (default: the evidence scorer), so every value an answer should have gets a score. Checked
-    when built, so that a campaign run never starts with a model that cannot
-    apply: every model must be for a question of ``rubric`` that targets its value, with levels
-    inside the rubric's scale, and no (question, value) may have two models.
+    when built, so that a campaign run never starts with a model that cannot apply: every model
+    must be for a free-text question of ``rubric`` that assesses its value, with levels inside the
+    rubric's scale, and no (question, value) may have two models.
     """
 
     id = SCORER_ID

@@ -275,8 +275,9 @@ class Store:
         return len(scores)
 
     def unscored_answers(self, campaign_id: str, *, application_id: str | None = None) -> list[dict[str, Any]]:
-        """The latest flags of answers that got no score (empty, not scorable), for human review;
-        of the whole campaign or of one application. An answer scored or marked since still has
+        """The latest flags of answers left without a score, or without one for some of their
+        values (empty, not scorable, a value the scorer skipped), for human review; of the whole
+        campaign or of one application. An answer scored or marked since still has
         its row here: callers compare with the current scores (the review pages do)."""
         one = " AND f.application_id = :a" if application_id is not None else ""
         with self.engine.connect() as conn:
