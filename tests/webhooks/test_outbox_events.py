@@ -108,14 +108,16 @@ def test_scores_ready_from_the_engine_carries_no_levels(tmp_path):
     ob = Outbox(eng.store.engine)
     ob.add_endpoint("https://ats.example/h", actor="admin", event_types=["scores.ready"])
     eng.create_campaign("c1", "Nurse", "6cs", question_ids=["6cs-care-1"], actor="recruiter")
-    eng.submit("c1", [{"id": "a1", "campaign_id": "c1"}],
+    eng.submit("c1", [{"id": "a1", "campaign_id": "c1"}, {"id": "a2", "campaign_id": "c1"}],
                [{"application_id": "a1", "question_id": "6cs-care-1",
-                 "text": "I sat with the patient, listened to her worries and involved her family in the plan."}])
+                 "text": "I sat with the patient, listened to her worries and involved her family in the plan."},
+                {"application_id": "a2", "question_id": "6cs-care-1", "text": " "}])
     eng.score("c1")
     [d] = ob.deliveries()
     body = ob.delivery(d["id"])["payload"]
     assert body["type"] == "scores.ready"
     assert body["data"]["campaign_id"] == "c1" and body["data"]["scores"] >= 1
+    assert body["data"]["to_mark"] == 1  # the blank answer, for a person
     assert body["data"]["scorer"].startswith("evidence@")
     assert "level" not in json.dumps(body)
 

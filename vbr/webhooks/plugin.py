@@ -8,7 +8,8 @@ process died before its hook ran. Events and their ``data`` (deliberately little
 details over the API with its own key and role, so a webhook never carries more than that role
 may read):
 
-* ``scores.ready``: ``campaign_id``, ``scores`` (how many were stored), ``scorer``. **No levels**:
+* ``scores.ready``: ``campaign_id``, ``scores`` (how many were stored), ``scorer``, ``to_mark``
+  (answers left wholly or partly without a score, for a person: ``GET .../to-mark``). **No levels**:
   an ATS that could sort by score before the gate has passed could bulk-advance on it.
 * ``audit.completed``: ``campaign_id``, ``shortlist_id``, ``decision``, ``regime``. No group
   tables or reasons (equality figures that only an equality officer reads).

@@ -65,7 +65,8 @@ def _events(conn: Connection, action: str, subject: str, payload: dict[str, Any]
     kind, _, ident = subject.partition(":")
     if action == "scores.added":
         if kind == "campaign" and ident:
-            yield "scores.ready", ident, {"scores": payload.get("n"), "scorer": payload.get("scorer")}
+            yield "scores.ready", ident, {"scores": payload.get("n"), "scorer": payload.get("scorer"),
+                                          "to_mark": payload.get("unscored", 0)}
         return
     if kind != "shortlist" or not ident.isdigit():
         return
