@@ -316,3 +316,26 @@ def test_the_http_service_scores_with_the_learned_scorer(tmp_path, monkeypatch, 
                                                           "rubric_id": "6cs"}).status_code == 201
         r = c.post("/v1/campaigns/c6/scores", headers=ats, json={"scorer": SCORER_ID})
         assert r.status_code == 422 and "no trained model is for rubric 6cs" in r.json()["detail"], r.text
+
+
+def test_cli_shows_a_model_card_after_checking_the_file(tmp_path, model_file, monkeypatch):
+    from vbr.cli.common import console
+
+    monkeypatch.setattr(console, "width", 200)  # rich wraps tables to the terminal's width
+    r = _run("scorer", "show", model_file)
+    assert r.exit_code == 0, r.output
+    card = read_card(model_file)
+    for text in ("nhs-constitution@1.0", "question 'nhs-compassion-2', value 'compassion'", "150 answers",
+                 f"{card.cv_qwk:.3f}", card.model_sha256[:12], "file intact"):
+        assert text in r.output, (text, r.output)
+    r = _run("scorer", "show", model_file, "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["model_sha256"] == card.model_sha256
+    import zipfile
+
+    edited = tmp_path / "edited.vbrm"
+    with zipfile.ZipFile(model_file) as src, zipfile.ZipFile(edited, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            dst.writestr(item, data + b" " if item == "model.skops" else data)
+    r = _run("scorer", "show", edited)
+    assert r.exit_code == 5 and "does not match the digest in its card" in r.output

@@ -180,6 +180,42 @@ def _check_target(rubric: Optional[str], question: Optional[str], value: Optiona
                                hint=f"it targets {', '.join(q.values)}")
 
 
+@scorer_app.command("show")
+def show(
+    model_file: Path = typer.Argument(..., help="A model file written by `vbr scorer train`."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+) -> None:
+    """Show a model's card (what it scores, what it was trained on, how it agreed with the marks in
+    cross-validation), after checking the file is intact; the model itself is not loaded."""
+    from vbr.scoring.model_io import read_card
+
+    card = read_card(model_file)
+    if fmt is OutputFormat.json:
+        print(card.model_dump_json(indent=2))
+        return
+    rows = [
+        ("rubric", card.rubric_ref or "none (not usable in campaigns)"),
+        ("scores", f"question '{card.question_id}', value '{card.value_id}'" if card.question_id
+         else "no question named (train with --question and --value to use it in campaigns)"),
+        ("trained", f"{card.created:%Y-%m-%d %H:%M} UTC on {card.n_train:,} answers, levels "
+                    f"{card.levels[0]}-{card.levels[1]}"
+         + (f", {card.n_double_marked:,} double-marked (both raters' marks)" if card.second_rater else "")),
+        ("cross-validated QWK", f"{card.cv_qwk:.3f}" if card.cv_qwk is not None else "-"),
+        ("cross-validated exact agreement", f"{card.cv_exact:.3f}" if card.cv_exact is not None else "-"),
+        ("training data SHA-256", card.data_sha256 or "-"),
+        ("model SHA-256 (scores carry the first 12)", card.model_sha256),
+        ("features", ", ".join(card.feature_set) or "-"),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in sorted(card.libraries.items()))),
+    ]
+    rows += [(f"note: {k}", str(v)) for k, v in sorted(card.notes.items())]
+    table = Table(title=f"{model_file.name}: model card (file intact)", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
 def _baseline(train: Any, test: Any) -> np.ndarray:
     """Plain TF-IDF + ridge regression, rounded and clipped to the training scale."""
     from sklearn.feature_extraction.text import TfidfVectorizer
