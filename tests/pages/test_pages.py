@@ -513,3 +513,16 @@ def test_the_change_form_starts_at_the_current_level(pages):
     current = rv.current_row(pages.engine, app_id, form["question_id"], form["value_id"])["level"]
     first = re.findall(r'<form method="post" class="override-form".*?</form>', page, re.S)[0]
     assert re.findall(r'<option value="(\d)" selected>', first) == [str(current)]
+
+
+def test_each_score_says_what_scored_it():
+    assert rv.scorer_words("evidence", "1.0.0") == "the rubric's indicators found in the answer (evidence scorer)"
+    assert rv.scorer_words("learned", "90af76d1d4bd") == \
+        "a model trained on your organisation's marked answers (model 90af76d1d4bd)"
+    assert rv.scorer_words("acme-llm", "3") == "the 'acme-llm' scorer"
+
+
+def test_the_candidate_page_names_the_scorer(pages):
+    pages.sign_in("recruiter")
+    page = pages.client.get(f"{REVIEW}/{first_candidate(pages)}").text
+    assert "Scored by the rubric&#39;s indicators found in the answer (evidence scorer); confidence" in page

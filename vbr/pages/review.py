@@ -291,7 +291,7 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
                 "value_id": score.value_id, "value_name": value.name if value else score.value_id,
                 "level": score.level, "level_label": level.label if level else "",
                 "anchor": score.anchor or (level.anchor if level else ""),
-                "confidence": round(score.confidence * 100),
+                "confidence": round(score.confidence * 100), "scorer": scorer_words(score.scorer_id, score.scorer_version),
                 "flags": [{"title": FLAG_WORDS.get(f.code, f.code), "reason": f.reason} for f in flags_of[row["id"]]],
                 "evidence": [n for n in notes if n["key"] == key],
                 "marking": [e.text for e in score.evidence if e.indicator_id.startswith("key:")],
@@ -331,6 +331,18 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
 
 def _slug(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in s)
+
+
+SCORERS = {"evidence": "the rubric's indicators found in the answer (evidence scorer)",
+           "learned": "a model trained on your organisation's marked answers",
+           "structured": "the item's answer key"}
+
+
+def scorer_words(scorer_id: str, version: str) -> str:
+    """What scored a row, in a recruiter's words; a trained model is named by its digest (as
+    ``vbr scorer show`` prints it), so it can be traced to its card."""
+    words = SCORERS.get(scorer_id, f"the '{scorer_id}' scorer")
+    return f"{words} (model {version})" if scorer_id == "learned" else words
 
 
 def current_row(engine, application_id: str, question_id: str, value_id: str) -> Mapping[str, Any] | None:
