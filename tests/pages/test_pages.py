@@ -487,6 +487,10 @@ def test_an_answer_the_scorer_could_not_score_is_listed_first_and_a_person_marks
     assert mark["created_by"].startswith("recruiter:")
     [entry] = pages.engine.store.log.entries(action="score.marked", campaign_id=CAMPAIGN)
     assert entry.subject == f"score:{app_id}/{qid}/{values[0]}"
+    from vbr.pages.dashboard import campaign_log
+
+    newest = campaign_log(pages.engine, CAMPAIGN, [])[0]  # the equality officer's view of the log
+    assert (newest["words"], newest["subject"]) == ("Score given by a person (scorer gave none)", entry.subject)
     # the same form again: someone has marked it since, so it is refused, not a second first score
     again = pages.client.post(f"{REVIEW}/{app_id}", data={**data, "level": "1"})
     assert again.status_code == 409 and "This score changed since you opened the page" in again.text

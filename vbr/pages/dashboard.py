@@ -69,7 +69,8 @@ def dashboard_view(engine, campaign: Mapping[str, Any], shortlist: Mapping[str, 
 
 ACTION_WORDS = {
     "campaign.created": "Campaign created", "scores.added": "Scores added", "score.accepted": "Score accepted",
-    "score.overridden": "Score changed", "shortlist.proposed": "Shortlist proposed",
+    "score.overridden": "Score changed", "score.marked": "Score given by a person (scorer gave none)",
+    "shortlist.proposed": "Shortlist proposed",
     "shortlist.review": "Held for review", "shortlist.block": "Held (blocked)", "shortlist.pass": "Passed",
     "shortlist.released": "Shortlist released", "pages.refused": "Access refused",
     "pages.summary_exported": "Summary exported", "gate.hook_failed": "Plugin failed after a decision",
