@@ -131,6 +131,27 @@ def check_progress(pages: Pages) -> None:
     assert "Reviewed 0 of 0 scores" in card(page, "t1-old-01")
     # the review list (which counts in Python from the rows it lists) says the same
     assert f"<b>2</b><span>of {total} scores reviewed</span>" in pages.client.get(REVIEW).text
+    check_unscored(pages)
+
+
+def check_unscored(pages: Pages) -> None:
+    """An answer the scorer could not score is counted on the campaign's card until a person marks it."""
+    from vbr.models import ReviewFlag
+
+    engine = pages.engine
+    qid = list(engine.store.campaign(CAMPAIGN)["question_ids"])[0]
+    assert "could not score" not in card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
+    engine.submit(CAMPAIGN, [{"id": "zz-blank", "campaign_id": CAMPAIGN}],
+                  [{"application_id": "zz-blank", "question_id": qid, "text": " "}])
+    engine.store.add_scores([], actor="scorer", campaign_id=CAMPAIGN, unscored=[
+        ("zz-blank", qid, [ReviewFlag(code="empty", reason="The answer is empty.")], "evidence", "1")])
+    assert engine.store.unscored_answer_count(CAMPAIGN) == 1
+    assert "1 answer the scorer could not score, waiting for a person to mark" in \
+        card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
+    for v in engine.rubric("nhs-constitution").question(qid).values:
+        engine.override("zz-blank", qid, v, 0, actor="recruiter", reason="Nothing was written.")
+        assert engine.store.unscored_answer_count(CAMPAIGN) == 0  # any score takes the answer out of the count
+    assert "could not score" not in card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
 
 
 def test_campaigns_page_pages_newest_first_within_the_tenant(pages):

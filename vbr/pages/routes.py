@@ -130,6 +130,7 @@ def campaigns(request: Request) -> Response:
                "applications": vbr.store.application_count(c["id"])}
         if who.role == RECRUITER:
             row["progress"] = rv.counted_progress(vbr, c["id"])
+            row["unscored"] = vbr.store.unscored_answer_count(c["id"])
         if who.role == OFFICER:
             latest = dash.latest_shortlist(vbr, c["id"])
             row["decision"] = vbr.status(latest["id"]) if latest else None

@@ -63,6 +63,12 @@ _REVIEW_COUNTS = {
 
 
 _CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one)) for one in (False, True)}
+_UNSCORED_COUNT = text(
+    "SELECT COUNT(*) FROM answer_flags f JOIN applications a ON a.id = f.application_id"
+    " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g"
+    " WHERE g.application_id = f.application_id AND g.question_id = f.question_id)"
+    " AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.application_id = f.application_id"
+    " AND s.question_id = f.question_id)")
 _SCORE_STATES = text(latest_scores_sql("s.id, s.application_id, s.question_id, s.value_id, s.source, s.flags", False))
 _RESPONSES = {one: text("SELECT r.* FROM responses r JOIN applications a ON a.id = r.application_id"
                         " WHERE a.campaign_id = :c" + (" AND r.application_id = :a" if one else "")
@@ -292,6 +298,13 @@ class Store:
                 d["flags"] = [ReviewFlag(**f) for f in json.loads(d["flags"])]
                 out.append(d)
             return out
+
+    def unscored_answer_count(self, campaign_id: str) -> int:
+        """How many of the campaign's answers have no score at all yet (empty, not scorable), in
+        SQL: a page that lists campaigns says how many wait for a person without reading scores.
+        (An answer scored for some values only is counted by the review list, which knows the rubric.)"""
+        with one_statement(self.engine) as conn:
+            return conn.execute(_UNSCORED_COUNT, {"c": campaign_id}).scalar_one()
 
     def current_scores(self, campaign_id: str, *, application_id: str | None = None) -> list[dict[str, Any]]:
         """The latest score row per (application, question, value), with its source; of the whole
