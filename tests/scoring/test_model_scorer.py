@@ -339,3 +339,21 @@ def test_cli_shows_a_model_card_after_checking_the_file(tmp_path, model_file, mo
             dst.writestr(item, data + b" " if item == "model.skops" else data)
     r = _run("scorer", "show", edited)
     assert r.exit_code == 5 and "does not match the digest in its card" in r.output
+
+
+def test_cli_refuses_marks_outside_the_rubric_scale_before_training(tmp_path):
+    path = tmp_path / "wide.csv"
+    texts, y = answers(30, seed=8)
+    rows = [f"\"{t}\",{lvl},{lvl}" for t, lvl in zip(texts, y)]
+    rows[6] = rows[6].rsplit(",", 2)[0] + ",7,3"  # data row 7: a mark of 7 on a 0-4 rubric
+    path.write_text("answer,mark,mark2\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "m.vbrm"
+    r = _run("scorer", "train", path, "--text-col", "answer", "--score-col", "mark", "-o", out,
+             "--rubric", RUBRIC, "--question", Q, "--value", "compassion")
+    assert r.exit_code == 2 and "the score 7 is outside rubric nhs-constitution@1.0's scale 0-4" in r.output
+    assert "row 7" in r.output and "'mark'" in r.output and not out.exists()
+    rows[6] = rows[6].rsplit(",", 2)[0] + ",3,5"  # now the second rater's mark
+    path.write_text("answer,mark,mark2\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    r = _run("scorer", "train", path, "--text-col", "answer", "--score-col", "mark", "--second-rater-col",
+             "mark2", "-o", out, "--rubric", RUBRIC)
+    assert r.exit_code == 2 and "row 7" in r.output and not out.exists(), r.output

@@ -135,6 +135,7 @@ def train(
     data = _read(train_csv, text_col, score_col, second_rater_col)
     _check_trainable(data)
     second = None if second_rater_col is None else _second_rating(data, second_rater_col)
+    _check_scale(data, ref, second_rater_col)
     model, seconds = _fit(data, False, "Training", second)
     notes = {"train_file": train_csv.name, "text_col": text_col, "score_col": score_col,
              "train_seconds": round(seconds, 2)}
@@ -149,6 +150,29 @@ def train(
         f"in {seconds:.1f}s; cross-validated QWK {card.cv_qwk:.3f}. Saved to {output}"
         + (f" for rubric {ref}" if ref else "")
         + (f", question '{question}', value '{value}'." if question else "."), highlight=False)
+
+
+def _check_scale(data: Any, ref: Optional[str], second_col: Optional[str]) -> None:
+    """Marks for an installed rubric must be on its scale (a model is refused in campaigns
+    otherwise): the first mark outside it is named by file, row and column, before training."""
+    if ref is None:
+        return
+    from vbr.plugins import get_plugins
+
+    found = get_plugins().registry("rubrics").get(ref.split("@")[0])
+    if found is None or found.ref != ref:
+        return  # a rubric version not installed here: its scale is not known
+    lo, hi = found.scale.min, found.scale.max
+    for col, marks in ((data.score_col, data.scores), (second_col, data.second)):
+        if col is None or marks is None:
+            continue
+        bad = np.flatnonzero((np.asarray(marks, dtype=float) < lo) | (np.asarray(marks, dtype=float) > hi))
+        if bad.size:
+            i = int(bad[0])
+            raise ValidationFailed(f"the score {int(marks[i])} is outside rubric {ref}'s scale {lo}-{hi}",
+                                   file=data.path, row=data.rows[i], field=col,
+                                   hint="mark on the rubric's scale, or leave out --rubric for a model used "
+                                        "outside campaigns")
 
 
 def _check_target(rubric: Optional[str], question: Optional[str], value: Optional[str]) -> None:
