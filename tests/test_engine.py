@@ -175,3 +175,33 @@ def test_a_value_a_scorer_skipped_is_left_for_a_person_to_mark(engine):
     assert any("gave no score for respect-and-dignity" in f.reason for f in todo["flags"])
     engine.override("d1", "nhs-compassion-2", "respect-and-dignity", 3, actor="rec", reason="Read it myself.")
     assert engine.to_mark("c3") == []
+
+
+COPY = ("On a night shift an elderly patient was frightened before her operation. I sat with her, listened to "
+        "her worries, explained what would happen next and asked the nurse in charge to speak with her too.")
+
+
+def test_scoring_again_scores_only_new_answers_and_never_undoes_a_persons_score(engine):
+    _campaign(engine, 4)
+    first = engine.score("c1")
+    assert len(first) == 4
+    engine.override("a001", "nhs-compassion-1", "compassion", 4, actor="rec", reason="specific and reflective")
+    assert engine.score("c1") == [] and engine.answers_to_score("c1") == []
+    assert len(list(engine.store.log.entries(action="scores.added"))) == 1  # nothing new: nothing logged
+    # new applications: only they are scored, and a copy of an earlier answer is found
+    engine.submit("c1", [{"id": "a100", "campaign_id": "c1"}, {"id": "a101", "campaign_id": "c1"}],
+                  [{"application_id": "a100", "question_id": "nhs-compassion-1", "text": COPY},
+                   {"application_id": "a101", "question_id": "nhs-compassion-1", "text": GOOD}])
+    assert [r["application_id"] for r in engine.answers_to_score("c1")] == ["a100", "a101"]
+    new = engine.score("c1")
+    assert sorted(s.application_id for s in new) == ["a100", "a101"]
+    assert len(engine.store.score_history("a000", "nhs-compassion-1", "compassion")) == 1
+    dup = next(s for s in new if s.application_id == "a101")
+    near = [f for f in dup.flags if f.code == "near_duplicate"]
+    assert near and "a001" in near[0].reason and "a003" in near[0].reason  # the earlier answers it copies
+    # rescore: every answer again, but the person's score stays the current one
+    again = engine.score("c1", rescore=True)
+    assert sorted(s.application_id for s in again) == ["a000", "a002", "a003", "a100", "a101"]
+    current = {r["application_id"]: (r["level"], r["source"]) for r in engine.store.current_scores("c1")}
+    assert current["a001"] == (4, "override")
+    assert len(engine.store.score_history("a000", "nhs-compassion-1", "compassion")) == 2

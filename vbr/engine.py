@@ -108,11 +108,26 @@ class Engine:
         return self.equality.import_records(recs, actor=actor).imported
 
     # ------------------------------------------------------------------ scoring
-    def score(self, campaign_id: str, *, scorer: str | Scorer = "evidence", actor: str = "vbr",
-              progress: Progress | None = None) -> list[Score]:
-        """Score every stored answer of the campaign from its redacted text; store and announce.
+    def answers_to_score(self, campaign_id: str, *, rescore: bool = False) -> list[dict[str, Any]]:
+        """The stored answers :meth:`score` would score: those not scored yet, or all with ``rescore``."""
+        return self._split(campaign_id, rescore)[0]
 
-        ``scorer`` is a registered scorer's id or a scorer object (such as a
+    def _split(self, campaign_id: str, rescore: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The campaign's answers to score now, and those scored before (left as they are)."""
+        rows = self.store.responses(campaign_id)
+        done = set() if rescore else self.store.answered_keys(campaign_id)
+        todo = [r for r in rows if (r["application_id"], r["question_id"]) not in done]
+        return todo, [r for r in rows if (r["application_id"], r["question_id"]) in done]
+
+    def score(self, campaign_id: str, *, scorer: str | Scorer = "evidence", actor: str = "vbr",
+              progress: Progress | None = None, rescore: bool = False) -> list[Score]:
+        """Score the campaign's stored answers from their redacted text; store and announce.
+
+        Only answers not scored yet (new applications), unless ``rescore`` (a new scorer or
+        model): then every answer is scored again. Either way a person's score (an override, a
+        mark) stays the current one: the scorer's new opinion of that value is not stored, so a
+        run never undoes a recruiter's decision. Near duplicates are looked for among all the
+        campaign's answers. ``scorer`` is a registered scorer's id or a scorer object (such as a
         :class:`~vbr.scoring.model_scorer.ModelScorer` of the institution's trained models)."""
         from vbr.scoring.pipeline import score_answers
 
@@ -127,14 +142,19 @@ class Engine:
         check = getattr(chosen, "check", None)
         if check is not None:  # a scorer that can tell up front it cannot score this rubric's answers
             check(rubric)
+        todo, before = self._split(campaign_id, rescore)
+        earlier = [(r["application_id"], r["question_id"], r["redacted_text"] or "") for r in before]
         items = [
             Response(application_id=r["application_id"], question_id=r["question_id"], text=r["redacted_text"],
                      **_structured(r["structured"]))
-            for r in self.store.responses(campaign_id)
+            for r in todo
         ]
         results = score_answers(rubric, items, chosen, list(self.plugins.registry("redactors").values()),
-                                progress=progress)
-        scores = [s for res in results for s in res.scores]
+                                progress=progress, earlier=earlier)
+        people = {(r["application_id"], r["question_id"], r["value_id"])
+                  for r in self.store.score_states(campaign_id) if r["source"] == "override"} if rescore else set()
+        scores = [s for res in results for s in res.scores
+                  if (s.application_id, s.question_id, s.value_id) not in people]
         # answers left (wholly or in part) without a score, with the flags that say why: a person
         # marks them (to_mark); a value a scorer skipped counts as much as an answer it could not read
         unscored = [(r.application_id, r.question_id, r.flags, chosen.id, chosen.version)

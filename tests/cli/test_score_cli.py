@@ -58,6 +58,11 @@ def test_score_campaign_stores_scores(tmp_path):
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[0]["scores"][0]["value_id"] == "compassion"
     assert len(engine.store.current_scores("c1")) == 1
+    r = _run("score", "c1", "--db", str(db), "--format", "jsonl")
+    assert r.exit_code == 0 and r.stdout == "" and "has been scored already" in r.stderr
+    r = _run("score", "c1", "--db", str(db), "--format", "jsonl", "--rescore")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 1
+    assert len(engine.store.score_history("a1", "nhs-compassion-1", "compassion")) == 2
     r = _run("score", "nope", "--db", str(db))
     assert r.exit_code == 4 and "no campaign 'nope'" in r.output
 

@@ -183,3 +183,21 @@ def test_a_recruiter_marks_over_http_a_value_the_scorer_could_not_score(svc):
         assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json"), r.text
     r = c.post("/v1/applications/blank-1/overrides", headers=svc.h("recruiter", "t2"), json=body)
     assert r.status_code == 404  # another tenant's recruiter
+
+
+def test_scoring_again_over_http_scores_new_answers_only_and_keeps_overrides(svc):
+    make_campaign(svc, n=4)
+    c = svc.client
+    first = c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats")).json()["scores"]
+    assert first > 0
+    s = c.get("/v1/campaigns/band5-2026/scores?limit=1", headers=svc.h("recruiter")).json()["items"][0]
+    r = c.post(f"/v1/applications/{s['application_id']}/overrides", headers=svc.h("recruiter"),
+               json={"question_id": s["question_id"], "value_id": s["value_id"], "level": 4, "reason": "Re-read it."})
+    assert r.status_code == 201, r.text
+    assert c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats")).json()["scores"] == 0
+    again = c.post("/v1/campaigns/band5-2026/scores", headers=svc.h("ats"), json={"rescore": True}).json()
+    assert again["scores"] == first - 1  # every value again but the one a person scored
+    mine = c.get(f"/v1/campaigns/band5-2026/scores?application_id={s['application_id']}",
+                 headers=svc.h("recruiter")).json()["items"]
+    top = next(x for x in mine if (x["question_id"], x["value_id"]) == (s["question_id"], s["value_id"]))
+    assert (top["level"], top["source"]) == (4, "override")

@@ -44,6 +44,8 @@ def score_command(
     fmt: str = typer.Option("table", "--format", help="table, json (one object) or jsonl (one line per answer)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/jsonl here instead of stdout."),
     actor: str = typer.Option("vbr-cli", "--as", help="Who is scoring (recorded in the log)."),
+    rescore: bool = typer.Option(False, "--rescore", help="A campaign: score every answer again (after a new "
+                                 "scorer or model), not only those not scored yet. People's scores stay current."),
     db: Optional[str] = DbOption,
 ) -> None:
     """Score answers against a value rubric, with evidence and review flags, showing progress."""
@@ -56,7 +58,7 @@ def score_command(
         results = _score_csv(csv_file, rubric_id=rubric_id, question=question, question_col=question_col,
                              text_col=text_col, id_col=id_col, chooser=chooser)
     else:
-        results = _score_campaign(campaign, chooser=chooser, actor=actor, db=db)
+        results = _score_campaign(campaign, chooser=chooser, actor=actor, db=db, rescore=rescore)
     _emit(results, fmt=fmt, output=output)
 
 
@@ -82,20 +84,25 @@ class _Chooser:
         return chosen
 
 
-def _score_campaign(campaign: str, *, chooser: _Chooser, actor: str, db: str | None) -> list[dict]:
+def _score_campaign(campaign: str, *, chooser: _Chooser, actor: str, db: str | None,
+                    rescore: bool = False) -> list[dict]:
     from vbr.engine import Engine
 
     engine = Engine(resolve_db(db))
-    n = len(engine.store.responses(campaign))
+    engine.store.campaign(campaign)  # NotFound names an unknown campaign
+    n = len(engine.answers_to_score(campaign, rescore=rescore))
     if n == 0:
-        engine.store.campaign(campaign)  # NotFound names an unknown campaign
-        raise ValidationFailed(f"campaign '{campaign}' has no answers to score",
-                               hint="submit applications first (`vbr import applications`)")
+        if not engine.store.responses(campaign):
+            raise ValidationFailed(f"campaign '{campaign}' has no answers to score",
+                                   hint="submit applications first (`vbr import applications`)")
+        err_console.print(f"Every answer of campaign '{campaign}' has been scored already; nothing to do "
+                          "(--rescore scores them all again).", highlight=False)
+        return []
     _, rubric = engine.campaign_rubric(campaign)
     chosen = chooser(rubric, engine.plugins.registry("scorers"))  # models checked before anything is scored
     with _progress() as progress:
         task = progress.add_task(f"Scoring {campaign}", total=n)
-        scores = engine.score(campaign, scorer=chosen, actor=actor,
+        scores = engine.score(campaign, scorer=chosen, actor=actor, rescore=rescore,
                               progress=lambda done: progress.update(task, completed=done))
     return [{"application_id": s.application_id, "question_id": s.question_id,
              "scores": [s.model_dump(mode="json")], "flags": []} for s in scores]

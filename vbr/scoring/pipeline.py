@@ -284,8 +284,13 @@ def score_answers(
     flag_config: FlagConfig | None = None,
     questions: Mapping[str, Question] | None = None,
     progress: Callable[[int], None] | None = None,
+    earlier: Sequence[tuple[str, str, str]] = (),
 ) -> list[ScoredAnswer]:
     """Redact, score and flag every answer; results come back in input order.
+
+    ``earlier``: ``(application_id, question_id, redacted text)`` of the campaign's answers scored
+    before, not scored again now; the near-duplicate check compares the new answers with them
+    too (only the new answers get flags here).
 
     ``items`` are :class:`vbr.models.Response` objects (or dicts of the same shape, or
     ``(response, question)`` pairs); each question is looked up in ``questions`` and then in the
@@ -317,7 +322,7 @@ def score_answers(
     if slots:
         flush()
     if campaign_flags:
-        results = _add_near_duplicates(results, cfg)
+        results = _add_near_duplicates(results, cfg, earlier)
     return results
 
 
@@ -335,16 +340,23 @@ def _text_of(item: Any) -> str | None:
     return t if isinstance(t, str) else None
 
 
-def _add_near_duplicates(results: list[ScoredAnswer], cfg: FlagConfig) -> list[ScoredAnswer]:
+def _add_near_duplicates(results: list[ScoredAnswer], cfg: FlagConfig,
+                         earlier: Sequence[tuple[str, str, str]] = ()) -> list[ScoredAnswer]:
     by_question: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(results):
         if r.question_type == QuestionType.free_text.value and r.redacted_text and r.scores:
             by_question[r.question_id].append(i)
-    for _, idx in by_question.items():
-        if len(idx) < 2:
+    before: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    new_keys = {(r.application_id, r.question_id) for r in results}
+    for app, qid, text in earlier:
+        if qid in by_question and text and (app, qid) not in new_keys:
+            before[qid].append((app, text))
+    for qid, idx in by_question.items():
+        if len(idx) + len(before[qid]) < 2:
             continue
-        texts = [results[i].redacted_text or "" for i in idx]
-        flags, _ = near_duplicate_flags([results[i].application_id for i in idx], texts, cfg)
+        texts = [results[i].redacted_text or "" for i in idx] + [t for _, t in before[qid]]
+        keys = [results[i].application_id for i in idx] + [a for a, _ in before[qid]]
+        flags, _ = near_duplicate_flags(keys, texts, cfg)
         if not flags:
             continue
         for i in idx:

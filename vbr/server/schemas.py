@@ -153,6 +153,8 @@ class EqualityAccepted(Out):
 # ----------------------------------------------------------------------------- scores
 class ScoreRunIn(In):
     scorer: Identifier = "evidence"
+    rescore: bool = Field(False, description="score every answer again (after a new scorer or model), not only "
+                                             "those not scored yet; people's scores stay current either way")
 
 
 class ScoreRun(Out):

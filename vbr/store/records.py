@@ -63,6 +63,10 @@ _REVIEW_COUNTS = {
 
 
 _CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one)) for one in (False, True)}
+_ANSWERED_KEYS = text(
+    "SELECT s.application_id, s.question_id FROM scores s JOIN applications a ON a.id = s.application_id"
+    " WHERE a.campaign_id = :c UNION SELECT f.application_id, f.question_id FROM answer_flags f"
+    " JOIN applications a ON a.id = f.application_id WHERE a.campaign_id = :c")
 _UNSCORED_COUNT = text(
     "SELECT COUNT(*) FROM answer_flags f JOIN applications a ON a.id = f.application_id"
     " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g"
@@ -298,6 +302,13 @@ class Store:
                 d["flags"] = [ReviewFlag(**f) for f in json.loads(d["flags"])]
                 out.append(d)
             return out
+
+    def answered_keys(self, campaign_id: str) -> set[tuple[str, str]]:
+        """``(application, question)`` of the campaign's answers that have been through scoring
+        already: a score row (the scorer's or a person's) or answer flags (no score possible)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(_ANSWERED_KEYS, {"c": campaign_id})
+            return {(r[0], r[1]) for r in rows}
 
     def unscored_answer_count(self, campaign_id: str) -> int:
         """How many of the campaign's answers have no score at all yet (empty, not scorable), in

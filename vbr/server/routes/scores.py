@@ -25,7 +25,7 @@ CampaignId = Path(pattern=ID_PATTERN, max_length=80)
 
 
 @router.post("/campaigns/{campaign_id}/scores", status_code=201, response_model=ScoreRun, responses=POST_ERRORS,
-             summary="Score every stored answer of the campaign")
+             summary="Score the campaign's answers not scored yet (all of them again with rescore); people's scores stay")
 @on_write_threads
 def run_scoring(request: Request, body: ScoreRunIn | None = None, campaign_id: str = CampaignId,
                 who: Principal = Depends(allow(ATS, RECRUITER, ADMIN)), idem: Idempotent = Depends(idempotent),
@@ -35,7 +35,7 @@ def run_scoring(request: Request, body: ScoreRunIn | None = None, campaign_id: s
     def run():
         scope.campaign(vbr, who, campaign_id)
         with writing(request):
-            scores = vbr.score(campaign_id, scorer=body.scorer, actor=who.actor)
+            scores = vbr.score(campaign_id, scorer=body.scorer, actor=who.actor, rescore=body.rescore)
         return 201, {"campaign_id": campaign_id, "scorer": body.scorer, "scores": len(scores)}
     return idem.run(who, run)
 
