@@ -77,3 +77,12 @@ def backend(request, tmp_path):
         return
     yield request.getfixturevalue("pg_backend")
 
+
+@pytest.fixture
+def store(backend):
+    """A :class:`vbr.store.Store` on each backend (a module may define its own ``store``)."""
+    from vbr.store import Store
+
+    s = Store(backend.main_url)
+    yield s
+    s.engine.dispose()

@@ -8,14 +8,6 @@ import pytest
 
 from vbr.errors import ValidationFailed
 from vbr.models import Application, Campaign, ReviewFlag
-from vbr.store import Store
-
-
-@pytest.fixture
-def store(backend):
-    s = Store(backend.main_url)
-    yield s
-    s.engine.dispose()
 
 
 def test_a_first_mark_then_an_override_each_logged_and_indexed(store):

@@ -13,13 +13,6 @@ from vbr.models import Application, Campaign
 from vbr.store import Store
 
 
-@pytest.fixture
-def store(backend):
-    s = Store(backend.main_url)
-    yield s
-    s.engine.dispose()
-
-
 def _campaign(store: Store, cid: str, tenant: str = "t1") -> None:
     store.add_campaign(Campaign(id=cid, title="t", rubric_id="r",
                                 created_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)), "r@1", actor="ats",

@@ -15,13 +15,11 @@ import datetime as dt
 import itertools
 from types import SimpleNamespace
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vbr.models import Application, Campaign, Score
 from vbr.pages import review as rv
-from vbr.store import Store
 
 ACCEPTED = rv.ACCEPTED
 KEYS = [("q1", "care"), ("q1", "respect"), ("q2", "care")]
@@ -50,13 +48,6 @@ def python_progress(store: Store, campaign: str) -> dict[str, int]:
 def sql_progress(store: Store, campaign: str) -> dict[str, int]:
     counts = store.review_counts(campaign, accepted_action=ACCEPTED)
     return rv._progress(counts["reviewed"], counts["total"])
-
-
-@pytest.fixture
-def store(backend):
-    s = Store(backend.main_url)
-    yield s
-    s.engine.dispose()
 
 
 # ---------------------------------------------------------------------------- a table of known answers
