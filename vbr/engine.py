@@ -203,9 +203,11 @@ class Engine:
         app = self.store.application(application_id)
         campaign, rubric = self.campaign_rubric(app["campaign_id"])
         scale = (rubric.scale.min, rubric.scale.max)
-        if self.store.score_history(application_id, question_id, value_id):
+        try:
             return self.store.override_score(application_id, question_id, value_id, level, actor=actor,
                                              reason=reason, scale=scale)
+        except NotFound:  # no score for this value yet: a first score, if the answer can have one
+            pass
         asked = list(campaign["question_ids"])
         if question_id not in asked:
             raise NotFound(f"campaign '{campaign['id']}' does not ask question '{question_id}'", field="question_id")

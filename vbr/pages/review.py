@@ -130,6 +130,11 @@ def _levels(rubric: Rubric, value_id: str) -> dict[int, Any]:
     return {lvl.level: lvl for lvl in anchors}
 
 
+def _choices(levels: Mapping[int, Any]) -> list[dict[str, Any]]:
+    """The levels a person can give, for a change or mark form."""
+    return [{"level": lvl, "label": levels[lvl].label, "anchor": levels[lvl].anchor} for lvl in sorted(levels)]
+
+
 def _structured_text(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -299,8 +304,7 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
                 "override_reason": row["reason"] if override else None,
                 "accepted_by": acc.actor if acc else None,
                 "reviewed": override or acc is not None,
-                "levels": [{"level": lvl, "label": levels[lvl].label, "anchor": levels[lvl].anchor}
-                           for lvl in sorted(levels)],
+                "levels": _choices(levels),
             })
         if qid in to_mark:  # no score for these values: a person marks them
             why = [{"title": FLAG_WORDS.get(f.code, f.code), "reason": f.reason} for f in to_mark[qid]["flags"]]
@@ -313,8 +317,7 @@ def candidate_view(engine, rubric: Rubric, campaign: Mapping[str, Any], applicat
                     "level": None, "level_label": "", "anchor": "", "confidence": None, "flags": why,
                     "evidence": [], "marking": [], "override": False, "override_by": None,
                     "override_reason": None, "accepted_by": None, "reviewed": False,
-                    "levels": [{"level": lvl, "label": levels[lvl].label, "anchor": levels[lvl].anchor}
-                               for lvl in sorted(levels)],
+                    "levels": _choices(levels),
                 })
         answers.append({
             "question_id": qid, "dom_id": f"q-{_slug(qid)}",
