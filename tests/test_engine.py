@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vbr.engine import Engine
+from vbr.hookspecs import hookimpl
 from vbr.errors import GateHeld, NotFound, ValidationFailed
 from vbr.models import Decision
 
@@ -186,15 +187,24 @@ def test_scoring_again_scores_only_new_answers_and_never_undoes_a_persons_score(
     first = engine.score("c1")
     assert len(first) == 4
     engine.override("a001", "nhs-compassion-1", "compassion", 4, actor="rec", reason="specific and reflective")
+    announced = []
+
+    class Listener:
+        @hookimpl
+        def vbr_scores_ready(self, campaign_id, scores):
+            announced.append((campaign_id, len(scores)))
+
+    engine.plugins.pm.register(Listener())
     assert engine.score("c1") == [] and engine.answers_to_score("c1") == []
     assert len(list(engine.store.log.entries(action="scores.added"))) == 1  # nothing new: nothing logged
+    assert announced == []  # nor announced to the ATS
     # new applications: only they are scored, and a copy of an earlier answer is found
     engine.submit("c1", [{"id": "a100", "campaign_id": "c1"}, {"id": "a101", "campaign_id": "c1"}],
                   [{"application_id": "a100", "question_id": "nhs-compassion-1", "text": COPY},
                    {"application_id": "a101", "question_id": "nhs-compassion-1", "text": GOOD}])
     assert [r["application_id"] for r in engine.answers_to_score("c1")] == ["a100", "a101"]
     new = engine.score("c1")
-    assert sorted(s.application_id for s in new) == ["a100", "a101"]
+    assert sorted(s.application_id for s in new) == ["a100", "a101"] and announced == [("c1", 2)]
     assert len(engine.store.score_history("a000", "nhs-compassion-1", "compassion")) == 1
     dup = next(s for s in new if s.application_id == "a101")
     near = [f for f in dup.flags if f.code == "near_duplicate"]

@@ -159,6 +159,8 @@ class Engine:
         # marks them (to_mark); a value a scorer skipped counts as much as an answer it could not read
         unscored = [(r.application_id, r.question_id, r.flags, chosen.id, chosen.version)
                     for r in results if r.flags and _values_missing(rubric, r)]
+        if not scores and not unscored:  # nothing new: nothing stored, logged or announced
+            return []
         self.store.add_scores(scores, actor=actor, campaign_id=campaign_id, unscored=unscored)
         self.plugins.hook.vbr_scores_ready(campaign_id=campaign_id, scores=scores, store=self.store)
         return scores
