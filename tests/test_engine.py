@@ -215,3 +215,30 @@ def test_scoring_again_scores_only_new_answers_and_never_undoes_a_persons_score(
     current = {r["application_id"]: (r["level"], r["source"]) for r in engine.store.current_scores("c1")}
     assert current["a001"] == (4, "override")
     assert len(engine.store.score_history("a000", "nhs-compassion-1", "compassion")) == 2
+
+
+def test_an_answer_the_scorer_failed_on_is_tried_again_by_the_next_run(engine):
+    from vbr.scoring.base import ValueScore
+
+    class Flaky:  # fails on its first call for a1, as a scorer whose model file was briefly missing might
+        id, version = "flaky", "1"
+        calls: list[str] = []
+
+        def score(self, rubric, question, text):
+            self.calls.append(text)
+            if len(self.calls) == 1:
+                raise RuntimeError("model file missing")
+            return [ValueScore("compassion", 3, 0.9)]
+
+    engine.create_campaign("c4", "HCA", "nhs-constitution", question_ids=["nhs-compassion-1"], actor="ats")
+    engine.submit("c4", [{"id": "e1", "campaign_id": "c4"}, {"id": "e2", "campaign_id": "c4"}],
+                  [{"application_id": "e1", "question_id": "nhs-compassion-1", "text": GOOD},
+                   {"application_id": "e2", "question_id": "nhs-compassion-1", "text": " "}])
+    scorer = Flaky()
+    assert engine.score("c4", scorer=scorer) == []
+    assert {r["application_id"] for r in engine.to_mark("c4")} == {"e1", "e2"}
+    assert [r["application_id"] for r in engine.answers_to_score("c4")] == ["e1"]  # not the empty one
+    [again] = engine.score("c4", scorer=scorer)
+    assert (again.application_id, again.level) == ("e1", 3)
+    assert [r["application_id"] for r in engine.to_mark("c4")] == ["e2"]
+    assert engine.answers_to_score("c4") == []

@@ -63,10 +63,9 @@ _REVIEW_COUNTS = {
 
 
 _CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one)) for one in (False, True)}
-_ANSWERED_KEYS = text(
-    "SELECT s.application_id, s.question_id FROM scores s JOIN applications a ON a.id = s.application_id"
-    " WHERE a.campaign_id = :c UNION SELECT f.application_id, f.question_id FROM answer_flags f"
-    " JOIN applications a ON a.id = f.application_id WHERE a.campaign_id = :c")
+_SCORED_KEYS = text(
+    "SELECT DISTINCT s.application_id, s.question_id FROM scores s JOIN applications a ON a.id = s.application_id"
+    " WHERE a.campaign_id = :c")
 _UNSCORED_COUNT = text(
     "SELECT COUNT(*) FROM answer_flags f JOIN applications a ON a.id = f.application_id"
     " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g"
@@ -305,10 +304,15 @@ class Store:
 
     def answered_keys(self, campaign_id: str) -> set[tuple[str, str]]:
         """``(application, question)`` of the campaign's answers that have been through scoring
-        already: a score row (the scorer's or a person's) or answer flags (no score possible)."""
+        already: a score row (the scorer's or a person's), or answer flags that say no score is
+        possible (an empty answer, ...). An answer whose latest flags are a scorer error and that
+        has no score is not among them: the next run tries it again (the error may have passed)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_ANSWERED_KEYS, {"c": campaign_id})
-            return {(r[0], r[1]) for r in rows}
+            keys = {(r[0], r[1]) for r in conn.execute(_SCORED_KEYS, {"c": campaign_id})}
+        for row in self.unscored_answers(campaign_id):
+            if not any(f.code == "scorer_error" for f in row["flags"]):
+                keys.add((row["application_id"], row["question_id"]))
+        return keys
 
     def unscored_answer_count(self, campaign_id: str) -> int:
         """How many of the campaign's answers have no score at all yet (empty, not scorable), in
