@@ -363,3 +363,20 @@ def test_equality_store_beside_the_main_store(backend, monkeypatch):
     assert eq.url == backend.equality_url
     assert "equality_records" in tables(eq.engine) and "equality_records" not in tables(store.engine)
     assert "audit_log" not in tables(eq.engine)
+
+
+def test_an_older_vbr_refuses_a_database_a_newer_one_upgraded(backend):
+    from vbr.errors import IntegrityError
+
+    Store(backend.main_url).engine.dispose()
+    newest = max(m[0] for m in MAIN)
+    store = Store(backend.main_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, 'from the future', "
+                          "'2030-01-01')"), {"v": newest + 1})
+    store.engine.dispose()
+    with pytest.raises(IntegrityError, match=rf"upgraded by a newer vbr \(schema {newest + 1}; this vbr knows up "
+                                             rf"to {newest}\)") as e:
+        Store(backend.main_url)
+    assert "upgrade vbr on this machine" in e.value.hint and e.value.file  # the database, named
+    assert ":vbr@" not in e.value.file  # without its password
