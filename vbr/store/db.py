@@ -157,14 +157,17 @@ def _migrate(engine: Engine, words: dict[str, str], migrations: list[tuple[int, 
             "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         ))
         done = {row[0] for row in conn.execute(text("SELECT version FROM schema_migrations"))}
+    # Each part's migrations are numbered in a block of a hundred (the store 1-99, the server's
+    # 100-199, webhooks 200-299, plugins' their own) sharing one schema_migrations table.
     known = max((m[0] for m in migrations), default=0)
-    if done and max(done) > known:
+    ours = {v for v in done if v // 100 == known // 100}
+    if ours and max(ours) > known:
         # An older vbr writing to a newer schema would leave out what the newer one keeps in step
         # (since migration 3, every log entry's campaign index row): refuse before writing anything.
         from vbr.errors import IntegrityError
 
         raise IntegrityError(
-            f"this database was upgraded by a newer vbr (schema {max(done)}; this vbr knows up to {known})",
+            f"this database was upgraded by a newer vbr (schema {max(ours)}; this vbr knows up to {known})",
             file=engine.url.render_as_string(hide_password=True),
             hint="upgrade vbr on this machine (every process using the database runs the same version)")
     for version, name, statements in migrations:
