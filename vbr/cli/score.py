@@ -104,8 +104,12 @@ def _score_campaign(campaign: str, *, chooser: _Chooser, actor: str, db: str | N
         task = progress.add_task(f"Scoring {campaign}", total=n)
         scores = engine.score(campaign, scorer=chosen, actor=actor, rescore=rescore,
                               progress=lambda done: progress.update(task, completed=done))
-    return [{"application_id": s.application_id, "question_id": s.question_id,
-             "scores": [s.model_dump(mode="json")], "flags": []} for s in scores]
+    answers: dict[tuple[str, str], dict] = {}  # one item per answer, its values' scores together
+    for s in scores:
+        item = answers.setdefault((s.application_id, s.question_id), {
+            "application_id": s.application_id, "question_id": s.question_id, "scores": [], "flags": []})
+        item["scores"].append(s.model_dump(mode="json"))
+    return list(answers.values())
 
 
 def _score_csv(path: Path, *, rubric_id: str, question: str | None, question_col: str | None, text_col: str,
