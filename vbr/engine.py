@@ -139,9 +139,9 @@ class Engine:
             chosen = scorers[scorer]
         else:
             chosen = scorer
-        check = getattr(chosen, "check", None)
-        if check is not None:  # a scorer that can tell up front it cannot score this rubric's answers
-            check(rubric)
+        bind = getattr(chosen, "for_campaign", None)
+        if bind is not None:  # trained models: the ones for this campaign's rubric and tenant, checked now
+            chosen = bind(rubric, campaign["tenant"])
         todo, before = self._split(campaign_id, rescore)
         earlier = [(r["application_id"], r["question_id"], r["redacted_text"] or "") for r in before]
         items = [

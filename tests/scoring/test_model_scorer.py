@@ -357,3 +357,36 @@ def test_cli_refuses_marks_outside_the_rubric_scale_before_training(tmp_path):
     r = _run("scorer", "train", path, "--text-col", "answer", "--score-col", "mark", "--second-rater-col",
              "mark2", "-o", out, "--rubric", RUBRIC)
     assert r.exit_code == 2 and "row 7" in r.output and not out.exists(), r.output
+
+
+def test_a_shared_service_uses_a_tenants_own_model_for_its_campaigns_only(tmp_path, monkeypatch, rubric):
+    general = _model(tmp_path, "general.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
+    trust_a = _model(tmp_path, "trust-a.vbrm", shift=0, rubric_ref=rubric.ref, question_id=Q, value_id="compassion",
+                     tenant="trust-a")
+    only_b = _model(tmp_path, "only-b.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="respect-and-dignity",
+                    tenant="trust-b")
+    digest = {p: read_card(p).model_sha256[:12] for p in (general, trust_a, only_b)}
+    engine = _engine_with_models(tmp_path, monkeypatch, general, trust_a, only_b)
+    texts, _ = answers(2, seed=6)
+    used = {}
+    for tenant in ("trust-a", "trust-b", "trust-c"):
+        cid = f"c-{tenant}"
+        engine.create_campaign(cid, "HCA", RUBRIC, question_ids=[Q], actor="ats", tenant=tenant)
+        engine.submit(cid, [{"id": f"{cid}-{i}", "campaign_id": cid} for i in range(2)],
+                      [{"application_id": f"{cid}-{i}", "question_id": Q, "text": t} for i, t in enumerate(texts)])
+        engine.score(cid, scorer=SCORER_ID)
+        used[tenant] = {(r["value_id"], r["scorer_version"]) for r in engine.store.current_scores(cid)}
+    ev = EvidenceScorer.version
+    assert used["trust-a"] == {("compassion", digest[trust_a]), ("respect-and-dignity", ev)}
+    assert used["trust-b"] == {("compassion", digest[general]), ("respect-and-dignity", digest[only_b])}
+    assert used["trust-c"] == {("compassion", digest[general]), ("respect-and-dignity", ev)}
+    # a tenant with no model of its own and none for every tenant: refused before anything is scored
+    (tmp_path / "lone").mkdir()
+    lone = _engine_with_models(tmp_path / "lone", monkeypatch, only_b)
+    lone.create_campaign("c-x", "HCA", RUBRIC, question_ids=[Q], actor="ats", tenant="trust-x")
+    lone.submit("c-x", [{"id": "x1", "campaign_id": "c-x"}], [{"application_id": "x1", "question_id": Q,
+                                                                 "text": texts[0]}])
+    with pytest.raises(ValidationFailed, match="no trained model is for rubric nhs-constitution@1.0 and tenant "
+                                               "'trust-x'"):
+        lone.score("c-x", scorer=SCORER_ID)
+    assert lone.store.current_scores("c-x") == []

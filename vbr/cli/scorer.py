@@ -126,6 +126,10 @@ def train(
         "model can then score that value in campaigns (`vbr score CAMPAIGN --model FILE`)."),
     value: Optional[str] = typer.Option(
         None, "--value", help="Value id the marks are for (with --question); e.g. 'compassion'."),
+    tenant: Optional[str] = typer.Option(
+        None, "--tenant", help="The organisation (API tenant) whose candidates' answers these are: a service "
+        "shared by several (VBR_MODELS) then uses the model for that tenant's campaigns only. Default: "
+        "every tenant's."),
 ) -> None:
     """Train a learned scorer on TRAIN_CSV and save it with its model card."""
     from vbr.scoring.model_io import save_model
@@ -142,7 +146,7 @@ def train(
     if second_rater_col is not None:
         notes["second_rater_col"] = second_rater_col
     card = save_model(model, output, rubric_ref=ref, data_sha256=data.sha256, notes=notes,
-                      question_id=question, value_id=value)
+                      question_id=question, value_id=value, tenant=tenant)
     both = (f", {card.n_double_marked:,} of them double-marked ('{score_col}' and "
             f"'{second_rater_col}')" if card.second_rater else "")
     console.print(
@@ -221,6 +225,7 @@ def show(
         ("rubric", card.rubric_ref or "none (not usable in campaigns)"),
         ("scores", f"question '{card.question_id}', value '{card.value_id}'" if card.question_id
          else "no question named (train with --question and --value to use it in campaigns)"),
+        ("tenant", card.tenant or "every tenant's campaigns"),
         ("trained", f"{card.created:%Y-%m-%d %H:%M} UTC on {card.n_train:,} answers, levels "
                     f"{card.levels[0]}-{card.levels[1]}"
          + (f", {card.n_double_marked:,} double-marked (both raters' marks)" if card.second_rater else "")),

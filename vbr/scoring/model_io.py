@@ -74,6 +74,9 @@ class ModelCard(Frozen):
     # (vbr scorer train --question --value); left out of the card when not given
     question_id: str | None = None
     value_id: str | None = None
+    # the organisation (tenant) whose candidates' answers it was trained on, when it is to score
+    # only that organisation's campaigns in a service shared by several
+    tenant: str | None = None
 
 
 def data_sha256(texts: Sequence[str], levels: Sequence[int]) -> str:
@@ -113,7 +116,8 @@ def _plain_params(model: Any) -> dict[str, Any]:
 
 def save_model(model: Any, path: str | Path, *, rubric_ref: str | None = None,
                data_sha256: str | None = None, notes: dict[str, Any] | None = None,
-               question_id: str | None = None, value_id: str | None = None) -> ModelCard:
+               question_id: str | None = None, value_id: str | None = None,
+               tenant: str | None = None) -> ModelCard:
     """Write a fitted :class:`~vbr.scoring.learned.LearnedScorer` and its card to ``path``.
 
     The file is written to a temporary name and moved into place, so a failed save never
@@ -146,11 +150,12 @@ def save_model(model: Any, path: str | Path, *, rubric_ref: str | None = None,
         n_double_marked=int(getattr(model, "n_double_marked_", 0)),
         question_id=question_id,
         value_id=value_id,
+        tenant=tenant,
     )
     # a single-rater card leaves the second-rater fields out, and a card for no particular
     # question leaves those out: older vbr versions (whose card refuses unknown fields) still read it
     exclude = set() if card.second_rater else {"second_rater", "n_double_marked"}
-    exclude |= {f for f in ("question_id", "value_id") if getattr(card, f) is None}
+    exclude |= {f for f in ("question_id", "value_id", "tenant") if getattr(card, f) is None}
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -126,6 +126,11 @@ class ModelScorer:
             raise ValidationFailed(f"these models are for rubric {self.rubric.ref}, not {rubric.ref}", field="scorer")
         return self
 
+    def for_campaign(self, rubric: Rubric, tenant: str | None = None) -> "ModelScorer":
+        """The scorer for one campaign's run (``Engine.score`` asks): these models, if they are
+        for its rubric version."""
+        return self.check(rubric)
+
     def covers(self) -> list[tuple[str, str]]:
         """The (question, value) pairs scored by a model."""
         return sorted(self.models)
@@ -178,10 +183,14 @@ def model_paths(raw: str | None) -> list[Path]:
 
 
 class ModelSet:
-    """The ``learned`` scorer of a set of model files, for campaigns of any rubric: each
-    campaign is scored by the models trained for its rubric version (:class:`ModelScorer`, the
-    evidence scorer for the values they do not cover). The files are read and checked when the
-    set is made; the models for a rubric are checked against it before its first answer."""
+    """The ``learned`` scorer of a set of model files, for campaigns of any rubric and tenant:
+    each campaign is scored by the models trained for its rubric version (:class:`ModelScorer`,
+    the evidence scorer for the values they do not cover). A model whose card names a tenant
+    (``vbr scorer train --tenant``: trained on that organisation's candidates' answers) scores
+    only that tenant's campaigns, in place of a model for every tenant of the same question and
+    value; one whose card names none scores every tenant's. The files are read and checked when
+    the set is made; the models for a campaign are checked against its rubric before its first
+    answer."""
 
     id = SCORER_ID
 
@@ -201,22 +210,48 @@ class ModelSet:
         self.fallback = fallback
         digest = hashlib.sha256("".join(sorted(m.card.model_sha256 for m in self.loaded)).encode())
         self.version = "set-" + digest.hexdigest()[:12]
-        self._by_rubric: dict[str, ModelScorer] = {}
+        self._chosen: dict[tuple[str, str | None], ModelScorer] = {}
 
     def rubric_refs(self) -> list[str]:
         return sorted({m.card.rubric_ref for m in self.loaded})
 
-    def check(self, rubric: Rubric) -> ModelScorer:
-        """The scorer for ``rubric``'s campaigns; a ValidationFailed naming the file if a model
-        for it cannot apply, or if no model was trained for this rubric version."""
-        if rubric.ref not in self._by_rubric:
-            mine = [m for m in self.loaded if m.card.rubric_ref == rubric.ref]
-            if not mine:
-                raise ValidationFailed(f"no trained model is for rubric {rubric.ref} (the models are for "
+    def for_campaign(self, rubric: Rubric, tenant: str | None = None) -> ModelScorer:
+        """The scorer for a campaign of ``rubric`` and ``tenant``; a ValidationFailed naming the
+        file if one of its models cannot apply, or if no model is for this rubric version (and
+        tenant)."""
+        key = (rubric.ref, tenant)
+        if key not in self._chosen:
+            general: dict[tuple[str, str], TrainedModel] = {}
+            own: dict[tuple[str, str], TrainedModel] = {}
+            for m in self.loaded:
+                if m.card.rubric_ref != rubric.ref:
+                    continue
+                if m.card.tenant is None:
+                    found = general
+                elif tenant is not None and m.card.tenant == tenant:
+                    found = own
+                else:  # another organisation's model
+                    continue
+                k = (m.question_id, m.value_id)
+                if k in found:
+                    raise ValidationFailed(f"two models score question '{k[0]}', value '{k[1]}': "
+                                           f"{found[k].source} and {m.source}", file=m.source,
+                                           hint="give one model per question and value (and tenant)")
+                found[k] = m
+            chosen = {**general, **own}  # the tenant's own model stands in for the one for every tenant
+            if not chosen:
+                # name the tenant only when the rubric's models are all other organisations'
+                whose = f" and tenant '{tenant}'" if any(m.card.rubric_ref == rubric.ref for m in self.loaded) else ""
+                raise ValidationFailed(f"no trained model is for rubric {rubric.ref}{whose} (the models are for "
                                        f"{', '.join(self.rubric_refs())})", field="scorer",
                                        hint="score with the evidence scorer, or train models for this rubric")
-            self._by_rubric[rubric.ref] = ModelScorer(mine, rubric, self.fallback)
-        return self._by_rubric[rubric.ref]
+            self._chosen[key] = ModelScorer(list(chosen.values()), rubric, self.fallback)
+        return self._chosen[key]
+
+    def check(self, rubric: Rubric) -> ModelScorer:
+        """The models for ``rubric`` that serve every tenant (what ``score`` uses when no
+        campaign is named, e.g. a CSV)."""
+        return self.for_campaign(rubric, None)
 
     def score(self, rubric: Rubric, question: Question, text: str) -> list[ValueScore]:
         return self.check(rubric).score(rubric, question, text)
