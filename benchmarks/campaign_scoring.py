@@ -10,7 +10,10 @@ scored by :func:`vbr.scoring.pipeline.score_answers` (redaction, flags, near-dup
 scorer) three ways: the evidence scorer alone (the reference), the trained model with the
 evidence scorer for the other value (chunks through ``score_many``, as vbr does), and the same
 model called one answer at a time (what the chunks replace). Prints answers a second, wall
-and CPU seconds, the ratios, and the machine's load.
+and CPU seconds, the ratios, and the machine's load. Then ``--batches`` batches of
+applications arrive and the campaign is scored after each, as vbr does (new answers only) beside
+the reference of scoring every answer again each time (``rescore``; what every run did before):
+scoring time, score rows stored, and whether a recruiter's override is still current.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -62,6 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--answers", type=int, default=2000, help="answers to score (test answers, repeated)")
+    ap.add_argument("--batches", type=int, default=20, help="batches of applications arriving (0: skip that part)")
+    ap.add_argument("--batch-size", type=int, default=100, help="applications a batch")
     args = ap.parse_args()
     train = pd.read_csv(args.data / "asap-sas" / "1_GOLD_train.csv")
     test = pd.read_csv(args.data / "asap-sas" / "1_GOLD_test.csv")
@@ -86,6 +92,44 @@ def main() -> None:
     print(f"  the same scores in chunks and one at a time: {'yes' if same else 'NO'}")
     if not same:
         raise SystemExit(1)
+    if args.batches:
+        arrivals(texts, args.batches, args.batch_size)
+
+
+def arrivals(texts: list[str], batches: int, size: int) -> None:
+    """An ATS that scores after every batch of new applications, as vbr does now (only the new
+    answers) and with every answer scored again each time (``rescore=True``, the reference: what
+    every run did before this existed), in two stores side by side: time, score rows stored, and
+    whether a recruiter's override is still the current score (rescore keeps it too)."""
+    from vbr.engine import Engine
+
+    print(f"\n[applications arriving] {batches} batches of {size} applications, scored after each batch "
+          "(evidence scorer, SQLite)")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {}
+        for label, rescore in (("new answers only (vbr)", False), ("every answer again (rescore)", True)):
+            engine = Engine(Path(tmp) / f"{rescore}.sqlite")
+            engine.create_campaign("c", "HCA", RUBRIC, question_ids=[QUESTION], actor="ats")
+            wall = 0.0
+            for b in range(batches):
+                ids = [f"a{b * size + i}" for i in range(size)]
+                engine.submit("c", [{"id": a, "campaign_id": "c"} for a in ids],
+                              [{"application_id": a, "question_id": QUESTION,
+                                "text": texts[(b * size + i) % len(texts)]} for i, a in enumerate(ids)])
+                t = time.perf_counter()
+                engine.score("c", rescore=rescore)
+                wall += time.perf_counter() - t
+                if b == 0:  # a recruiter changes a score after the first batch
+                    engine.override("a0", QUESTION, VALUE, 4, actor="recruiter", reason="Read it myself.")
+            with engine.store.engine.connect() as conn:
+                rows = conn.execute(text("SELECT COUNT(*) FROM scores")).scalar_one()
+            kept = {r["application_id"]: r["source"] for r in engine.store.current_scores("c")
+                    if r["value_id"] == VALUE}["a0"] == "override"
+            runs[label] = (wall, rows)
+            print(f"  {label:<30s} {wall:7.2f} s scoring   {rows:9,} score rows   recruiter's override "
+                  f"{'kept' if kept else 'REPLACED by the scorer'}")
+        (new_wall, new_rows), (old_wall, old_rows) = runs.values()
+        print(f"  new answers only: {old_wall / new_wall:.1f}x less scoring time, {old_rows / new_rows:.1f}x fewer rows")
 
 
 if __name__ == "__main__":
