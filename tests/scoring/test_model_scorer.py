@@ -145,15 +145,17 @@ def test_models_that_cannot_apply_are_refused_naming_the_file(tmp_path, rubric):
         load_models([bare], rubric)
     assert e.value.file == bare and "--question Q --value V" in e.value.hint
     wrong_value = _model(tmp_path, "wv.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="everyone-counts")
-    with pytest.raises(ValidationFailed, match="value 'everyone-counts', which question 'nhs-compassion-2' "
-                                               "does not target"):
+    with pytest.raises(ValidationFailed, match="cannot score here: question 'nhs-compassion-2' does not assess "
+                                               "value 'everyone-counts'") as e:
         ModelScorer(load_models([wrong_value], rubric), rubric)
+    assert e.value.file == wrong_value and e.value.field == "value_id"
     sjt = _model(tmp_path, "sjt.vbrm", rubric_ref=rubric.ref, question_id="nhs-sjt-rank-confidential-call",
                  value_id="respect-and-dignity")
-    with pytest.raises(ValidationFailed, match="sjt_ranking item scored by its key"):
+    with pytest.raises(ValidationFailed, match="sjt_ranking item, scored by its key, not by a model") as e:
         ModelScorer(load_models([sjt], rubric), rubric)
+    assert e.value.field == "question_id"
     unknown = _model(tmp_path, "uq.vbrm", rubric_ref=rubric.ref, question_id="nhs-nope", value_id="compassion")
-    with pytest.raises(ValidationFailed, match="question 'nhs-nope', which rubric nhs-constitution@1.0 does not"):
+    with pytest.raises(ValidationFailed, match="rubric nhs-constitution@1.0 has no question 'nhs-nope'"):
         ModelScorer(load_models([unknown], rubric), rubric)
     wide = _model(tmp_path, "wide.vbrm", shift=1, rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
     with pytest.raises(ValidationFailed, match="levels 1-5, outside rubric nhs-constitution@1.0's scale 0-4"):
@@ -220,7 +222,7 @@ def test_cli_refuses_bad_targets_before_training_and_bad_models_before_scoring(t
         (["--question", Q], "give --question and --value together"),
         (["--question", Q, "--value", "compassion"], "--question needs --rubric"),
         (["--rubric", RUBRIC, "--question", "nhs-nope", "--value", "compassion"], "has no question 'nhs-nope'"),
-        (["--rubric", RUBRIC, "--question", Q, "--value", "courage"], "does not target value 'courage'"),
+        (["--rubric", RUBRIC, "--question", Q, "--value", "courage"], "does not assess value 'courage'"),
         (["--rubric", RUBRIC, "--question", "nhs-rating-own-error", "--value", "commitment-to-quality"],
          "rating item, scored by its key"),
     ):

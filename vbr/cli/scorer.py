@@ -196,16 +196,11 @@ def _check_target(rubric: Optional[str], question: Optional[str], value: Optiona
     if "@" in rubric and rubric != found.ref:
         raise ValidationFailed(f"installed rubric is {found.ref}, not {rubric}", field="--rubric",
                                hint="questions can be checked only against the installed version")
-    q = next((q for q in found.questions if q.id == question), None)
-    if q is None:
-        raise ValidationFailed(f"rubric {found.ref} has no question '{question}'", field="--question",
-                               hint=f"see `vbr rubrics show {found.id}`")
-    if q.type.value != "free_text":
-        raise ValidationFailed(f"question '{question}' is a {q.type.value} item, scored by its key, not by a "
-                               "model", field="--question", hint="train models for free-text questions")
-    if value not in q.values:
-        raise ValidationFailed(f"question '{question}' does not target value '{value}'", field="--value",
-                               hint=f"it targets {', '.join(q.values)}")
+    from vbr.scoring.model_scorer import target_problem
+
+    problem = target_problem(found, question, value)
+    if problem is not None:
+        raise ValidationFailed(problem.message, field=f"--{problem.field}", hint=problem.hint)
 
 
 @scorer_app.command("show")

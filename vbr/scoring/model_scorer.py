@@ -50,6 +50,32 @@ class TrainedModel:
         return self.card.model_sha256[:12]
 
 
+@dataclass(frozen=True)
+class TargetProblem:
+    """Why a (question, value) cannot have a trained model, in words for both places that ask:
+    ``vbr scorer train`` before training and :class:`ModelScorer` when loading a model."""
+
+    message: str
+    field: str  # "question" or "value"
+    hint: str | None = None
+
+
+def target_problem(rubric: Rubric, question_id: str, value_id: str) -> TargetProblem | None:
+    """None when ``question_id`` is a free-text question of ``rubric`` that assesses
+    ``value_id``, the only answers a model scores; otherwise what is wrong."""
+    q = next((q for q in rubric.questions if q.id == question_id), None)
+    if q is None:
+        return TargetProblem(f"rubric {rubric.ref} has no question '{question_id}'", "question",
+                             f"see 'vbr rubrics show {rubric.id}'")
+    if q.type is not QuestionType.free_text:
+        return TargetProblem(f"question '{q.id}' is a {q.type.value} item, scored by its key, not by a model",
+                             "question", "models score free-text questions")
+    if value_id not in q.values:
+        return TargetProblem(f"question '{q.id}' does not assess value '{value_id}' (it assesses "
+                             f"{', '.join(q.values)})", "value")
+    return None
+
+
 def load_models(paths: Iterable[str | Path], rubric: Rubric) -> list[TrainedModel]:
     """Load model files for ``rubric``, each card naming its question and value.
 
@@ -84,22 +110,13 @@ class ModelScorer:
 
         if not models:
             raise ValidationFailed("no trained models given", hint="pass at least one model file")
-        questions = {q.id: q for q in rubric.questions}
         self.rubric = rubric
         self.models: dict[tuple[str, str], TrainedModel] = {}
         for m in models:
-            q = questions.get(m.question_id)
-            if q is None:
-                raise ValidationFailed(f"the model is for question '{m.question_id}', which rubric {rubric.ref} "
-                                       "does not have", file=m.source or None, field="question_id",
-                                       hint=f"see 'vbr rubrics show {rubric.id}'")
-            if q.type is not QuestionType.free_text:
-                raise ValidationFailed(f"the model is for question '{q.id}', a {q.type.value} item scored by its "
-                                       "key, not by a model", file=m.source or None, field="question_id")
-            if m.value_id not in q.values:
-                raise ValidationFailed(f"the model is for value '{m.value_id}', which question '{q.id}' does not "
-                                       f"target (it targets {', '.join(q.values)})", file=m.source or None,
-                                       field="value_id")
+            problem = target_problem(rubric, m.question_id, m.value_id)
+            if problem is not None:
+                raise ValidationFailed(f"the model cannot score here: {problem.message}", file=m.source or None,
+                                       field=f"{problem.field}_id", hint=problem.hint)
             lo, hi = m.card.levels
             if lo < rubric.scale.min or hi > rubric.scale.max:
                 raise ValidationFailed(f"the model gives levels {lo}-{hi}, outside rubric {rubric.ref}'s scale "
