@@ -139,7 +139,8 @@ def check_unscored(pages: Pages) -> None:
     from vbr.models import ReviewFlag
 
     engine = pages.engine
-    qid = list(engine.store.campaign(CAMPAIGN)["question_ids"])[0]
+    rubric = engine.rubric("nhs-constitution")
+    qid = next(q for q in engine.store.campaign(CAMPAIGN)["question_ids"] if len(rubric.question(q).values) > 1)
     assert "could not score" not in card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
     engine.submit(CAMPAIGN, [{"id": "zz-blank", "campaign_id": CAMPAIGN}],
                   [{"application_id": "zz-blank", "question_id": qid, "text": " "}])
@@ -148,10 +149,26 @@ def check_unscored(pages: Pages) -> None:
     assert engine.store.unscored_answer_count(CAMPAIGN) == 1
     assert "1 answer the scorer could not score, waiting for a person to mark" in \
         card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
-    for v in engine.rubric("nhs-constitution").question(qid).values:
+    values = rubric.question(qid).values
+    per_question = {q.id: len(q.values) for q in rubric.questions}
+    for i, v in enumerate(values):
         engine.override("zz-blank", qid, v, 0, actor="recruiter", reason="Nothing was written.")
-        assert engine.store.unscored_answer_count(CAMPAIGN) == 0  # any score takes the answer out of the count
+        assert engine.store.unscored_answer_count(CAMPAIGN) == 0  # without the rubric: any score counts
+        # with it (as the page asks), the answer waits until every value is marked
+        assert engine.store.unscored_answer_count(CAMPAIGN, per_question) == (0 if i == len(values) - 1 else 1)
     assert "could not score" not in card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
+    # a value a scorer skipped: scored for one value, flagged for the rest, counted on the card
+    engine.submit(CAMPAIGN, [{"id": "zz-part", "campaign_id": CAMPAIGN}],
+                  [{"application_id": "zz-part", "question_id": qid, "text": "I would listen to her."}])
+    old = engine.store.current_scores(CAMPAIGN)[0]["score"]
+    engine.store.add_scores([old.model_copy(update={"application_id": "zz-part", "question_id": qid,
+                                                    "value_id": values[0]})],
+                            actor="scorer", campaign_id=CAMPAIGN, unscored=[
+        ("zz-part", qid, [ReviewFlag(code="scorer_error", reason="The scorer gave no score for one value.")], "plugin", "1")])
+    assert engine.store.unscored_answer_count(CAMPAIGN) == 0
+    assert engine.store.unscored_answer_count(CAMPAIGN, per_question) == 1
+    assert "1 answer the scorer could not score, waiting for a person to mark" in \
+        card(pages.client.get("/pages/campaigns").text, CAMPAIGN)
 
 
 def test_campaigns_page_pages_newest_first_within_the_tenant(pages):

@@ -114,6 +114,16 @@ def _page(request: Request, count: int, size: int) -> tuple[int, int]:
     return page, pages
 
 
+def _values_per_question(vbr: Any, campaign: dict) -> dict[str, int] | None:
+    """How many values each question of the campaign's rubric assesses (an answer a scorer
+    scored for some of them only still waits for a person); None if that rubric version is not
+    installed here (then only answers with no score at all are counted)."""
+    rubric = vbr.plugins.registry("rubrics").get(campaign["rubric_id"])
+    if rubric is None or rubric.ref != campaign["rubric_ref"]:
+        return None
+    return {q.id: len(q.values) for q in rubric.questions}
+
+
 @router.get("/campaigns")
 def campaigns(request: Request) -> Response:
     who = web.user(request)
@@ -130,7 +140,7 @@ def campaigns(request: Request) -> Response:
                "applications": vbr.store.application_count(c["id"])}
         if who.role == RECRUITER:
             row["progress"] = rv.counted_progress(vbr, c["id"])
-            row["unscored"] = vbr.store.unscored_answer_count(c["id"])
+            row["unscored"] = vbr.store.unscored_answer_count(c["id"], _values_per_question(vbr, c))
         if who.role == OFFICER:
             latest = dash.latest_shortlist(vbr, c["id"])
             row["decision"] = vbr.status(latest["id"]) if latest else None

@@ -11,7 +11,7 @@ import functools
 import json
 import threading
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import text
 
@@ -66,12 +66,14 @@ _CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one)) for one in (False, T
 _SCORED_KEYS = text(
     "SELECT DISTINCT s.application_id, s.question_id FROM scores s JOIN applications a ON a.id = s.application_id"
     " WHERE a.campaign_id = :c")
-_UNSCORED_COUNT = text(
-    "SELECT COUNT(*) FROM answer_flags f JOIN applications a ON a.id = f.application_id"
+# the answers left to mark with how many of their values have a score now (the answer_flags
+# rows are the few answers a scorer could not score, so this reads little)
+_UNSCORED_VALUES = text(
+    "SELECT f.question_id, (SELECT COUNT(DISTINCT s.value_id) FROM scores s"
+    " WHERE s.application_id = f.application_id AND s.question_id = f.question_id)"
+    " FROM answer_flags f JOIN applications a ON a.id = f.application_id"
     " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g"
-    " WHERE g.application_id = f.application_id AND g.question_id = f.question_id)"
-    " AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.application_id = f.application_id"
-    " AND s.question_id = f.question_id)")
+    " WHERE g.application_id = f.application_id AND g.question_id = f.question_id)")
 _SCORE_STATES = text(latest_scores_sql("s.id, s.application_id, s.question_id, s.value_id, s.source, s.flags", False))
 _RESPONSES = {one: text("SELECT r.* FROM responses r JOIN applications a ON a.id = r.application_id"
                         " WHERE a.campaign_id = :c" + (" AND r.application_id = :a" if one else "")
@@ -314,12 +316,15 @@ class Store:
                 keys.add((row["application_id"], row["question_id"]))
         return keys
 
-    def unscored_answer_count(self, campaign_id: str) -> int:
-        """How many of the campaign's answers have no score at all yet (empty, not scorable), in
-        SQL: a page that lists campaigns says how many wait for a person without reading scores.
-        (An answer scored for some values only is counted by the review list, which knows the rubric.)"""
+    def unscored_answer_count(self, campaign_id: str, values_per_question: Mapping[str, int] | None = None) -> int:
+        """How many of the campaign's answers still wait for a person to mark them: answers left
+        without a score (empty, not scorable), and with ``values_per_question`` (question id ->
+        how many values the rubric assesses there) also those a scorer scored for some values
+        only. A page that lists campaigns says this without reading scores."""
         with one_statement(self.engine) as conn:
-            return conn.execute(_UNSCORED_COUNT, {"c": campaign_id}).scalar_one()
+            rows = conn.execute(_UNSCORED_VALUES, {"c": campaign_id}).all()
+        wanted = values_per_question or {}
+        return sum(1 for question_id, scored in rows if scored < wanted.get(question_id, 1))
 
     def current_scores(self, campaign_id: str, *, application_id: str | None = None) -> list[dict[str, Any]]:
         """The latest score row per (application, question, value), with its source; of the whole
