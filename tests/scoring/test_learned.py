@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -422,6 +423,61 @@ def test_fold_average_predicts_with_the_average_of_the_stacking_fold_models(data
     assert quadratic_weighted_kappa(truth, refit.predict(held_out)) > 0.9
 
 
+def test_trees_are_the_average_of_each_folds_extremely_randomised_trees(data):
+    """The tree base model is, per stacking fold, scikit-learn's ExtraTreesRegressor on which
+    word and character n-grams the fold's answers use (those used by enough of them), and at
+    prediction the mean of the folds' forests: checked against forests fitted here."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    from vbr.scoring import learned
+
+    texts, y = data
+    model = LearnedScorer(n_folds=4, trees=40).fit(texts, y)
+    assert all(isinstance(f["trees"]["forest"], ExtraTreesRegressor) for f in model.fold_models_)
+    assert [len(f["trees"]["forest"].estimators_) for f in model.fold_models_] == [10] * 4
+    assert any("extremely randomised trees (40)" in g for g in model.feature_set)
+    Bw, Bc = model._tree_features(model._joint(*model._blocks(texts)))
+    new, _ = make_answers(30, seed=5)
+    Xw, Xc = model._blocks(new)
+    Nw, Nc = (Xw > 0).astype(np.float32), (Xc > 0).astype(np.float32)
+    expected = []
+    for f, (tr, _) in enumerate(model._folds(np.asarray(y))):
+        cw = np.flatnonzero(np.asarray((Bw[tr] > 0).sum(axis=0)).ravel() >= learned._TREE_WORD_MIN_DF)
+        cc = np.flatnonzero(np.asarray((Bc[tr] > 0).sum(axis=0)).ravel() >= learned._TREE_CHAR_MIN_DF)
+        assert len(cw) and len(cc)
+        X = sp.hstack([Bw[tr][:, cw], Bc[tr][:, cc]], format="csr", dtype=np.float32)
+        forest = ExtraTreesRegressor(n_estimators=10, max_features="sqrt", random_state=f).fit(X, y[tr])
+        expected.append(forest.predict(sp.hstack([Nw[:, cw], Nc[:, cc]], format="csr")))
+    np.testing.assert_allclose(model._base_predict(Xw, Xc)[:, -1], np.mean(expected, axis=0), atol=1e-12)
+
+    off = LearnedScorer(n_folds=4, trees=0).fit(texts, y)
+    assert off.fold_models_[0]["trees"] is None
+    assert off._base_predict(Xw, Xc).shape[1] == model._base_predict(Xw, Xc).shape[1] - 1
+    assert not any("trees" in g for g in off.feature_set)
+    refit = LearnedScorer(n_folds=4, trees=40, fold_average=False).fit(texts, y)
+    assert len(refit.trees_["forest"].estimators_) == 40  # one forest of all the trees, on every answer
+    held_out, truth = make_answers(120, seed=99, noise=0.0)
+    for m in (model, refit):
+        assert quadratic_weighted_kappa(truth, m.predict(held_out)) > 0.9
+    for bad in (-1, 2.5, "many", True):
+        with pytest.raises(ValueError, match="trees must be a whole number"):
+            LearnedScorer(trees=bad).fit(texts, y)
+
+
+def test_models_saved_before_the_trees_still_predict(data):
+    """A model saved before the trees existed has no ``trees`` parameter and no tree models
+    in its folds: it predicts as it did."""
+    texts, y = data
+    model = LearnedScorer(n_folds=4, trees=0).fit(texts, y)
+    held_out, _ = make_answers(40, seed=3)
+    before = model.decision_function(held_out)
+    del model.__dict__["trees"]
+    for f in model.fold_models_:
+        del f["trees"]
+    np.testing.assert_array_equal(model.decision_function(held_out), before)
+    assert not any("trees" in g for g in model.feature_set)
+
+
 def test_models_saved_before_fold_average_still_predict(data):
     """A model saved before ``fold_average`` existed has neither that parameter nor
     ``fold_models_``: it predicts with its refitted base models, as it did."""
@@ -437,7 +493,8 @@ def test_models_saved_before_fold_average_still_predict(data):
 # ------------------------------------------------------------------ a second rater's marks
 
 # decision_function of LearnedScorer(n_folds=4) fitted on make_answers(160, seed=1), on
-# make_answers(12, seed=5), recorded before ``second_rating`` existed
+# make_answers(12, seed=5), recorded before ``second_rating`` existed (and before the trees:
+# LearnedScorer(n_folds=4, trees=0) is that model)
 BEFORE_SECOND_RATING = [1.9881552516311276, 2.8843145476822967, 1.1345361665263167,
                         1.2485364938743513, 2.8393387757829105, 0.7478540150006083,
                         0.32043622777075287, 2.0652366994056015, 0.14962537524044106,
@@ -457,9 +514,10 @@ def second_marks(y: np.ndarray, seed: int, disagree: float = 0.3, missing: float
 def test_without_a_second_rating_the_model_is_unchanged(fitted, data):
     texts, y = data
     new, _ = make_answers(12, seed=5)
+    no_trees = LearnedScorer(n_folds=4, trees=0).fit(texts, y)
+    np.testing.assert_allclose(no_trees.decision_function(new), BEFORE_SECOND_RATING, rtol=0, atol=1e-6)
+    assert list(no_trees.predict(new)) == [2, 3, 1, 1, 3, 1, 0, 2, 0, 1, 1, 3]
     before = fitted.decision_function(new)
-    np.testing.assert_allclose(before, BEFORE_SECOND_RATING, rtol=0, atol=1e-6)
-    assert list(fitted.predict(new)) == [2, 3, 1, 1, 3, 1, 0, 2, 0, 1, 1, 3]
     assert fitted.second_rater_ is False and fitted.n_double_marked_ == 0
     # no second rating, or one with every entry missing: bit for bit the same model
     for r2 in (None, np.full(len(y), np.nan), [None] * len(y)):

@@ -18,7 +18,11 @@ and ``GridSearchCV``. How it works, in order:
    word n-grams an answer uses (0/1, not normalised, so each distinct point made adds its
    own credit, as a marker counting key elements does, while repeating one adds nothing): a
    logistic and a ridge regression, and per cut-point an NB-SVM ("level k or above", each
-   n-gram weighted by its log-count ratio). All give out-of-fold predictions;
+   n-gram weighted by its log-count ratio); and extremely randomised trees (``trees``) on
+   which word and character n-grams an answer uses, the one non-linear model: a tree can
+   give credit for a *combination* of points ("names two of these three steps") and read a
+   misspelt key word through its character n-grams, which no sum of per-n-gram weights
+   does. All give out-of-fold predictions;
    those, with the similarity features (also computed out of fold, so an answer never sees
    itself or its own fold), feed a small linear meta-model (a ridge regression, strongly
    penalised: its inputs are many and closely related). The ridge models are solved in
@@ -59,6 +63,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -121,6 +126,10 @@ def optimise_cutpoints(values: np.ndarray, y: np.ndarray, levels: np.ndarray,
 # --------------------------------------------------------------------------- features
 
 _N_SKETCH = 512
+# the trees split only on n-grams this many of a fold's training answers use (chosen by
+# repeated cross-validation on training answers: rarer ones add time, not accuracy)
+_TREE_WORD_MIN_DF = 3
+_TREE_CHAR_MIN_DF = 10
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -550,8 +559,12 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         The presence models (see step 2 above): on or off, the inverse penalty of their
         logistic regression, the penalty of their ridge regression, and the inverse penalty of
         the cumulative ("level k or above") models.
+    trees:
+        Extremely randomised trees on word and character n-gram presence (see step 2), in all,
+        shared out over the stacking folds; 0 leaves them out.
     n_jobs:
-        Threads used by ``predict`` (texts are split into chunks); None means 1.
+        Threads used by ``predict`` (texts are split into chunks) and to grow the trees; None
+        means 1.
     random_state:
         Seed for the fold split and the neighbour sketch; same data and seed, same model.
     """
@@ -574,6 +587,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         presence_alpha: float = 10.0,
         ordinal_C: float = 0.3,
         fold_average: bool = True,
+        trees: int = 200,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -593,6 +607,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.presence_alpha = presence_alpha
         self.ordinal_C = ordinal_C
         self.fold_average = fold_average
+        self.trees = trees
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -831,6 +846,41 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                 cols.append(expit(z)[:, None])
         return np.hstack(cols)
 
+    # ------------------------------------------------------------ trees on presence
+
+    def _tree_features(self, Xt: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Word and character n-gram presence (0/1) of the joint TF-IDF rows."""
+        n_word = len(self.word_vec_.vocabulary_)
+        return (self._presence_features(Xt[:, :n_word].tocsr()),
+                self._presence_features(Xt[:, n_word:].tocsr()))
+
+    def _tree_fit(self, Bw: sp.csr_matrix, Bc: sp.csr_matrix, target: np.ndarray, n_trees: int,
+                  seed: int) -> dict:
+        """Extremely randomised trees on the n-grams that enough of these answers use (rarer
+        ones cannot be split on usefully and only slow the trees down), regressing the level."""
+        cols_w = np.flatnonzero(np.bincount(Bw.indices, minlength=Bw.shape[1]) >= _TREE_WORD_MIN_DF)
+        cols_c = np.flatnonzero(np.bincount(Bc.indices, minlength=Bc.shape[1]) >= _TREE_CHAR_MIN_DF)
+        X = self._tree_matrix(Bw, Bc, cols_w, cols_c)
+        if X.shape[1] == 0:  # nothing shared by enough answers: the mean level says it all
+            return {"cols_w": cols_w, "cols_c": cols_c, "forest": float(np.mean(target))}
+        forest = ExtraTreesRegressor(n_estimators=max(1, n_trees), max_features="sqrt",
+                                     min_samples_leaf=1, random_state=seed,
+                                     n_jobs=max(1, int(self.n_jobs or 1)))
+        forest.fit(X, target)
+        forest.set_params(n_jobs=None)  # predict runs in decision_function's own threads
+        return {"cols_w": cols_w, "cols_c": cols_c, "forest": forest}
+
+    @staticmethod
+    def _tree_matrix(Bw: sp.csr_matrix, Bc: sp.csr_matrix, cols_w: np.ndarray,
+                     cols_c: np.ndarray) -> sp.csr_matrix:
+        return sp.hstack([Bw[:, cols_w], Bc[:, cols_c]], format="csr", dtype=np.float32)
+
+    def _tree_predict(self, model: dict, Bw: sp.csr_matrix, Bc: sp.csr_matrix) -> np.ndarray:
+        forest = model["forest"]
+        if isinstance(forest, float):
+            return np.full((Bw.shape[0], 1), forest)
+        return forest.predict(self._tree_matrix(Bw, Bc, model["cols_w"], model["cols_c"]))[:, None]
+
     def _base_oof(self, Kw: np.ndarray, Kc: np.ndarray, T: np.ndarray,
                   folds: list[tuple[np.ndarray, np.ndarray]], Xt: sp.csr_matrix,
                   y: np.ndarray, keep: list | None = None,
@@ -844,7 +894,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         out = None
         XL = self._logit_features(Xt)
         B = self._presence_features(XL) if self.presence else None
-        for tr, va in folds:
+        Bw, Bc = self._tree_features(Xt) if self.trees > 0 else (None, None)
+        tree_target = y if marks is None else marks.target
+        for f, (tr, va) in enumerate(folds):
             preds = []
             duals = []
             mean = T[tr].mean(axis=0)
@@ -868,8 +920,13 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             presence = self._presence_fit(B[tr], y[tr], part) if B is not None else None
             if presence is not None:
                 preds.append(self._presence_predict(presence, B[va]))
+            trees = None
+            if Bw is not None:
+                trees = self._tree_fit(Bw[tr], Bc[tr], tree_target[tr], self.trees // len(folds),
+                                       self.random_state * 1000 + f)
+                preds.append(self._tree_predict(trees, Bw[va], Bc[va]))
             if keep is not None:
-                keep.append({"duals": duals, "logit": logit, "presence": presence})
+                keep.append({"duals": duals, "logit": logit, "presence": presence, "trees": trees})
             P = np.hstack(preds)
             if out is None:
                 out = np.zeros((T.shape[0], P.shape[1]))
@@ -915,11 +972,17 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                 B = self._presence_features(XL)
                 parts.append(np.mean([self._presence_predict(f["presence"], B)
                                       for f in fold_models], axis=0))
+            if fold_models[0].get("trees") is not None:  # models saved before trees have none
+                Bw, Bc = self._presence_features(Xw), self._presence_features(Xc)
+                parts.append(np.mean([self._tree_predict(f["trees"], Bw, Bc) for f in fold_models], axis=0))
             return np.hstack(parts)
         parts = [lin, self._proba(self.logit_, XL)]
         presence = getattr(self, "presence_", None)  # None in models saved before it existed
         if presence is not None:
             parts.append(self._presence_predict(presence, self._presence_features(XL)))
+        trees = getattr(self, "trees_", None)
+        if trees is not None:
+            parts.append(self._tree_predict(trees, self._presence_features(Xw), self._presence_features(Xc)))
         return np.hstack(parts)
 
     def _stack(self, base: np.ndarray, sims: np.ndarray, keyf: np.ndarray, lex: np.ndarray,
@@ -1022,6 +1085,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                              "a scorer needs at least two different levels to learn from")
         if not self.alphas or any(float(a) <= 0 for a in self.alphas):
             raise ValueError("alphas must be one or more positive numbers")
+        if isinstance(self.trees, bool) or not isinstance(self.trees, (int, np.integer)) or self.trees < 0:
+            raise ValueError(f"trees must be a whole number, 0 or more (0 leaves the trees out), not {self.trees!r}")
         marks = self._check_second(second_rating, y)
         self.levels_ = np.arange(lo, hi + 1)
         self.min_level_, self.max_level_ = lo, hi
@@ -1098,10 +1163,11 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             self.coef_word_ = np.mean([p[0] for p in primal], axis=0)
             self.coef_char_ = np.mean([p[1] for p in primal], axis=0)
             self.intercept_ = np.mean([p[2] for p in primal], axis=0)
-            self.fold_models_ = [{"logit": part["logit"], "presence": part["presence"]}
-                                 for part in kept]
+            self.fold_models_ = [{"logit": part["logit"], "presence": part["presence"],
+                                  "trees": part["trees"]} for part in kept]
             self.logit_ = None
             self.presence_ = None
+            self.trees_ = None
         else:
             # final base models on all answers, turned into primal weights for fast prediction
             everything = np.arange(n)
@@ -1120,6 +1186,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
                                                    sample_weight=marks.weights)
             self.presence_ = (self._presence_fit(self._presence_features(XL), y, marks)
                               if self.presence else None)
+            self.trees_ = (self._tree_fit(*self._tree_features(Xt), target, self.trees,
+                                          self.random_state * 1000 + len(folds))
+                           if self.trees > 0 else None)
         self.centroids_ = self._centroids(Xt, y)
         self.train_proj_ = Z
         self.train_y_ = y
@@ -1202,6 +1271,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         if getattr(self, "presence_", None) is not None or (
                 fold_models and fold_models[0]["presence"] is not None):
             groups.append("word n-gram presence (logistic, ridge, cumulative NB-SVM)")
+        if getattr(self, "trees_", None) is not None or (
+                fold_models and fold_models[0].get("trees") is not None):
+            groups.append(f"extremely randomised trees ({self.trees}) on which word and char n-grams are used")
         if fold_models:
             groups.append(f"base models averaged over the {len(fold_models)} stacking folds")
         if self.reference is not None:

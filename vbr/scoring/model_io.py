@@ -50,6 +50,7 @@ CARD_MEMBER = "card.json"
 TRUSTED_TYPES: tuple[str, ...] = (
     "vbr.scoring.learned.LearnedScorer",
     "vbr.scoring.learned.CharNgramTfidf",
+    "sklearn.tree._tree.Tree",  # the extremely randomised trees' node arrays (skops rebuilds them from arrays)
 )
 
 
