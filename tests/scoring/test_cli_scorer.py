@@ -153,6 +153,28 @@ def test_train_writes_a_model_with_a_card(tmp_path):
     assert 1 <= preds[0] <= 4
 
 
+def test_train_on_two_threads_gives_the_same_model_which_predicts_on_one(tmp_path):
+    """--jobs grows the trees on more threads; the trees are the same (each has its own seed),
+    so the saved model predicts exactly as one trained on one thread, and on one thread."""
+    from vbr.scoring.model_io import load_model
+
+    tr = write_csv(tmp_path / "train.csv", rows(80, 0, 3, 2))
+    models = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"model{jobs}.vbr"
+        res = runner.invoke(cli(), ["scorer", "train", str(tr), "--text-col", "answer", "--score-col",
+                                    "mark", "-o", str(out), "--jobs", jobs])
+        assert res.exit_code == 0, res.output
+        models.append(load_model(out))
+    (one, card_one), (two, card_two) = models
+    assert one.n_jobs is None and two.n_jobs is None and card_two.params["n_jobs"] is None
+    new = [r[1] for r in rows(30, 0, 3, 7)]
+    np.testing.assert_array_equal(one.decision_function(new), two.decision_function(new))
+    res = runner.invoke(cli(), ["scorer", "train", str(tr), "--text-col", "answer", "--score-col", "mark",
+                                "-o", str(tmp_path / "m0.vbr"), "--jobs", "0"])
+    assert res.exit_code == 2 and not (tmp_path / "m0.vbr").exists()
+
+
 def test_train_with_a_second_rater_records_it_in_the_card(tmp_path):
     from vbr.scoring.learned import LearnedScorer
     from vbr.scoring.model_io import load_model
