@@ -126,8 +126,8 @@ def optimise_cutpoints(values: np.ndarray, y: np.ndarray, levels: np.ndarray,
 # --------------------------------------------------------------------------- features
 
 _N_SKETCH = 512
-# the trees split only on n-grams this many of a fold's training answers use (chosen by
-# repeated cross-validation on training answers: rarer ones add time, not accuracy)
+# the trees split only on n-grams this many of a fold's training answers use (the settings the
+# cross-validation that chose the trees ran with: a rarer n-gram cannot be split on usefully)
 _TREE_WORD_MIN_DF = 3
 _TREE_CHAR_MIN_DF = 10
 _WS = re.compile(r"\s+")
@@ -566,7 +566,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         Threads used by ``predict`` (texts are split into chunks) and to grow the trees; None
         means 1.
     random_state:
-        Seed for the fold split and the neighbour sketch; same data and seed, same model.
+        Seed for the fold split, the neighbour sketch and the trees; same data and seed, same
+        model.
     """
 
     def __init__(
@@ -870,6 +871,10 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         forest.set_params(n_jobs=None)  # predict runs in decision_function's own threads
         return {"cols_w": cols_w, "cols_c": cols_c, "forest": forest}
 
+    def _tree_seed(self, k: int) -> int | None:
+        """The k-th forest's seed: its own for each fold, fixed by ``random_state``."""
+        return None if self.random_state is None else int(self.random_state) * 1000 + k
+
     @staticmethod
     def _tree_matrix(Bw: sp.csr_matrix, Bc: sp.csr_matrix, cols_w: np.ndarray,
                      cols_c: np.ndarray) -> sp.csr_matrix:
@@ -929,7 +934,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             trees = None
             if Bw is not None:
                 trees = self._tree_fit(Bw[tr], Bc[tr], tree_target[tr], self.trees // len(folds),
-                                       self.random_state * 1000 + f)
+                                       self._tree_seed(f))
                 preds.append(self._tree_predict(trees, Bw[va], Bc[va]))
             if keep is not None:
                 keep.append({"duals": duals, "logit": logit, "presence": presence, "trees": trees})
@@ -1193,7 +1198,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             self.presence_ = (self._presence_fit(self._presence_features(XL), y, marks)
                               if self.presence else None)
             self.trees_ = (self._tree_fit(*self._tree_features(Xt), target, self.trees,
-                                          self.random_state * 1000 + len(folds))
+                                          self._tree_seed(len(folds)))
                            if self.trees > 0 else None)
         self.centroids_ = self._centroids(Xt, y)
         self.train_proj_ = Z
