@@ -62,12 +62,16 @@ class Engine:
 
     def campaign_rubric(self, campaign_id: str) -> tuple[dict[str, Any], Rubric]:
         campaign = self.store.campaign(campaign_id)
+        return campaign, self.rubric_of(campaign)
+
+    def rubric_of(self, campaign: Mapping[str, Any]) -> Rubric:
+        """The installed rubric of a campaign row, which must be the version it was created with."""
         rubric = self.rubric(campaign["rubric_id"])
         if rubric.ref != campaign["rubric_ref"]:
             raise ValidationFailed(
-                f"campaign '{campaign_id}' was created with rubric {campaign['rubric_ref']} but {rubric.ref} "
+                f"campaign '{campaign['id']}' was created with rubric {campaign['rubric_ref']} but {rubric.ref} "
                 "is installed", hint="install the rubric version the campaign used")
-        return campaign, rubric
+        return rubric
 
     # ------------------------------------------------------------------ applications and answers
     def submit(self, campaign_id: str, applications: Iterable[Application | Mapping[str, Any]],

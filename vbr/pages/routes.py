@@ -118,8 +118,9 @@ def _values_per_question(vbr: Any, campaign: dict) -> dict[str, int] | None:
     """How many values each question of the campaign's rubric assesses (an answer a scorer
     scored for some of them only still waits for a person); None if that rubric version is not
     installed here (then only answers with no score at all are counted)."""
-    rubric = vbr.plugins.registry("rubrics").get(campaign["rubric_id"])
-    if rubric is None or rubric.ref != campaign["rubric_ref"]:
+    try:
+        rubric = vbr.rubric_of(campaign)
+    except (NotFound, ValidationFailed):
         return None
     return {q.id: len(q.values) for q in rubric.questions}
 
