@@ -68,12 +68,15 @@ _SCORED_KEYS = text(
     " WHERE a.campaign_id = :c")
 # the answers left to mark with how many of their values have a score now (the answer_flags
 # rows are the few answers a scorer could not score, so this reads little)
+# an answer's latest answer_flags row (f), among the campaign's (a)
+_LATEST_FLAGS = (" FROM answer_flags f JOIN applications a ON a.id = f.application_id WHERE a.campaign_id = :c"
+                 " AND f.id = (SELECT MAX(id) FROM answer_flags g"
+                 " WHERE g.application_id = f.application_id AND g.question_id = f.question_id)")
 _UNSCORED_VALUES = text(
     "SELECT f.question_id, (SELECT COUNT(DISTINCT s.value_id) FROM scores s"
-    " WHERE s.application_id = f.application_id AND s.question_id = f.question_id)"
-    " FROM answer_flags f JOIN applications a ON a.id = f.application_id"
-    " WHERE a.campaign_id = :c AND f.id = (SELECT MAX(id) FROM answer_flags g"
-    " WHERE g.application_id = f.application_id AND g.question_id = f.question_id)")
+    " WHERE s.application_id = f.application_id AND s.question_id = f.question_id)" + _LATEST_FLAGS)
+_UNSCORED = {one: text("SELECT f.*" + _LATEST_FLAGS + (" AND f.application_id = :a" if one else "")
+                       + " ORDER BY f.application_id, f.question_id") for one in (False, True)}
 _SCORE_STATES = text(latest_scores_sql("s.id, s.application_id, s.question_id, s.value_id, s.source, s.flags", False))
 _RESPONSES = {one: text("SELECT r.* FROM responses r JOIN applications a ON a.id = r.application_id"
                         " WHERE a.campaign_id = :c" + (" AND r.application_id = :a" if one else "")
@@ -290,13 +293,9 @@ class Store:
         values (empty, not scorable, a value the scorer skipped), for human review; of the whole
         campaign or of one application. An answer scored or marked since still has
         its row here: callers compare with the current scores (the review pages do)."""
-        one = " AND f.application_id = :a" if application_id is not None else ""
         with self.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT f.* FROM answer_flags f JOIN applications a ON a.id = f.application_id"
-                " WHERE a.campaign_id = :c" + one + " AND f.id = (SELECT MAX(id) FROM answer_flags g WHERE"
-                " g.application_id = f.application_id AND g.question_id = f.question_id)"
-                " ORDER BY f.application_id, f.question_id"), {"c": campaign_id, "a": application_id}).mappings()
+            rows = conn.execute(_UNSCORED[application_id is not None],
+                                {"c": campaign_id, "a": application_id}).mappings()
             out = []
             for r in rows:
                 d = dict(r)
