@@ -10,9 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_campaign_scoring_benchmark_small_run():
+def test_campaign_scoring_benchmark_small_run(shared_data):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "campaign_scoring.py"), "--answers", "40",
-                          "--batches", "3", "--batch-size", "10"], capture_output=True, text=True, timeout=600)
+                          "--batches", "3", "--batch-size", "10", "--data", str(shared_data)],
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     for label in ("evidence scorer (reference)", "trained model + evidence, in chunks (vbr)",
                   "trained model + evidence, one answer at a time"):
