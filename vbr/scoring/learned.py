@@ -35,7 +35,9 @@ and ``GridSearchCV``. How it works, in order:
    bagged; refitting the base models on all answers instead scored lower in repeated
    cross-validation on training answers only.
 3. **Cut-points.** The meta-model's continuous output is turned into levels by thresholds
-   tuned for quadratic weighted kappa on out-of-fold predictions.
+   tuned for quadratic weighted kappa on out-of-fold predictions: tuned on each of
+   ``cut_bags`` bootstrap resamples of those predictions and averaged, because thresholds
+   tuned once follow the chance placement of the few answers that sit near each of them.
 4. **Confidence.** How far an answer sits from the nearest cut-point, mapped through an
    isotonic calibration fitted on out-of-fold predictions to "how often was the level right",
    so a confidence of 0.8 means about 80 % of such answers were scored at the human level.
@@ -96,7 +98,12 @@ def optimise_cutpoints(values: np.ndarray, y: np.ndarray, levels: np.ndarray,
     """Thresholds on a continuous prediction that maximise QWK against ``y``.
 
     Starts at the midpoints between levels and moves one cut-point at a time over a grid of
-    candidate positions between its neighbours (coordinate ascent), keeping them ordered.
+    candidate positions between its neighbours (coordinate ascent), keeping them ordered. A
+    candidate replaces the cut-point only if it raises QWK by more than 1e-9, the first such
+    along the grid winning ties. All candidates of one cut-point are scored at once: moving
+    cut-point j to c only lifts the answers valued c or more by one level, so each
+    candidate's agreement table is the table without that cut-point plus counts of those
+    answers (by level and mark), read off sorted values.
     """
     values = np.asarray(values, dtype=float)
     y = np.asarray(y, dtype=np.int64)
@@ -104,23 +111,56 @@ def optimise_cutpoints(values: np.ndarray, y: np.ndarray, levels: np.ndarray,
     cuts = levels[:-1].astype(float) + 0.5
     if len(cuts) == 0:
         return cuts
+    k = hi - lo + 1
     best = quadratic_weighted_kappa(y, apply_cutpoints(values, cuts, lo), lo, hi)
     vmin, vmax = float(values.min()) - 1e-6, float(values.max()) + 1e-6
+    idx = np.arange(k)
+    w = ((idx[:, None] - idx[None, :]) ** 2).astype(float)
+    truth = y - lo
     for _ in range(n_passes):
         improved = False
         for j in range(len(cuts)):
             left = cuts[j - 1] if j > 0 else min(vmin, cuts[j] - 1.0)
             right = cuts[j + 1] if j + 1 < len(cuts) else max(vmax, cuts[j] + 1.0)
             grid = np.linspace(left, right, n_grid + 2)[1:-1]
-            for c in grid:
-                trial = cuts.copy()
-                trial[j] = c
-                q = quadratic_weighted_kappa(y, apply_cutpoints(values, trial, lo), lo, hi)
+            scores = _qwk_moving_cut(values, truth, np.delete(cuts, j), grid, k, w)
+            for c, q in zip(grid, scores):
                 if q > best + 1e-9:
-                    best, cuts, improved = q, trial, True
+                    best, improved = float(q), True
+                    cuts = cuts.copy()
+                    cuts[j] = c
         if not improved:
             break
     return cuts
+
+
+def _qwk_moving_cut(values: np.ndarray, truth: np.ndarray, others: np.ndarray, grid: np.ndarray,
+                    k: int, w: np.ndarray) -> np.ndarray:
+    """QWK (marks ``truth``, 0-based) of the levels given by cut-points ``others`` plus one
+    more at each position in ``grid``, as ``quadratic_weighted_kappa`` computes it."""
+    base = np.searchsorted(others, values, side="right")  # level without the moving cut
+    code = base * k + truth
+    n_codes = k * k
+    table = np.bincount(code, minlength=n_codes).astype(float)
+    # answers valued at or above each candidate, by (level without the cut, mark)
+    order = np.lexsort((values, code))
+    starts = np.searchsorted(code[order], np.arange(n_codes + 1))
+    lifted = np.zeros((grid.size, n_codes))
+    for c in np.flatnonzero(table):
+        vs = values[order[starts[c]:starts[c + 1]]]
+        lifted[:, c] = vs.size - np.searchsorted(vs, grid, side="left")
+    # table[g, pred, mark]: each lifted answer leaves its level for the one above
+    conf = np.broadcast_to(table.reshape(k, k), (grid.size, k, k)).copy()
+    lifted = lifted.reshape(grid.size, k, k)
+    conf -= lifted
+    conf[:, 1:, :] += lifted[:, :-1, :]
+    conf = conf.transpose(0, 2, 1)  # rows: marks, columns: levels, as quadratic_weighted_kappa
+    total = conf[0].sum()
+    expected = conf.sum(axis=2)[:, :, None] * conf.sum(axis=1)[:, None, :] / total
+    num = np.array([float((w * t).sum()) for t in conf])
+    den = np.array([float((w * e).sum()) for e in expected])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den == 0, np.where(num == 0, 1.0, 0.0), 1.0 - num / den)
 
 
 # --------------------------------------------------------------------------- features
@@ -582,6 +622,9 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
     trees:
         Extremely randomised trees on word and character n-gram presence (see step 2), in all,
         shared out over the stacking folds; 0 leaves them out.
+    cut_bags:
+        Bootstrap resamples of the out-of-fold predictions the cut-points are tuned on and
+        averaged over (see step 3); 0 tunes them once, on all training answers.
     n_jobs:
         Threads used by ``predict`` (texts are split into chunks) and to grow the trees; None
         means 1.
@@ -609,6 +652,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         ordinal_C: float = 0.3,
         fold_average: bool = True,
         trees: int = 200,
+        cut_bags: int = 30,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -629,6 +673,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.ordinal_C = ordinal_C
         self.fold_average = fold_average
         self.trees = trees
+        self.cut_bags = cut_bags
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -1118,6 +1163,8 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             raise ValueError("alphas must be one or more positive numbers")
         if isinstance(self.trees, bool) or not isinstance(self.trees, (int, np.integer)) or self.trees < 0:
             raise ValueError(f"trees must be a whole number, 0 or more (0 leaves the trees out), not {self.trees!r}")
+        if isinstance(self.cut_bags, bool) or not isinstance(self.cut_bags, (int, np.integer)) or self.cut_bags < 0:
+            raise ValueError(f"cut_bags must be a whole number, 0 or more (0 tunes the cut-points once, on all answers), not {self.cut_bags!r}")
         marks = self._check_second(second_rating, y)
         self.levels_ = np.arange(lo, hi + 1)
         self.min_level_, self.max_level_ = lo, hi
@@ -1169,10 +1216,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             scaler = StandardScaler().fit(S_oof[tr])
             meta = Ridge(alpha=self.meta_alpha).fit(scaler.transform(S_oof[tr]), target[tr])
             meta_oof[va] = meta.predict(scaler.transform(S_oof[va]))
-        if marks is None:
-            self.cutpoints_ = optimise_cutpoints(meta_oof, y, self.levels_)
-        else:
-            self.cutpoints_ = optimise_cutpoints(*marks.cut_targets(meta_oof), self.levels_)
+        self.cutpoints_ = self._tune_cutpoints(meta_oof, y, marks)
         oof_levels = apply_cutpoints(meta_oof, self.cutpoints_, lo)
         self.cv_qwk_ = quadratic_weighted_kappa(y, oof_levels, lo, hi)
         self.cv_exact_ = float(np.mean(oof_levels == y))
@@ -1224,6 +1268,30 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         self.train_proj_ = Z
         self.train_y_ = y
         return self
+
+    def _tune_cutpoints(self, meta_oof: np.ndarray, y: np.ndarray,
+                        marks: "_Marks | None") -> np.ndarray:
+        """Cut-points for the meta-model's out-of-fold values: tuned for QWK on each of
+        ``cut_bags`` bootstrap resamples of the answers and averaged (bagging), so they follow
+        the answers' pattern rather than the chance placement of a few answers near a cut.
+        A resample that lacks a level the answers have cannot place that level's cut-points
+        and is left out; with none left, or ``cut_bags=0``, they are tuned on all answers."""
+        def tune(idx: np.ndarray) -> np.ndarray:
+            if marks is None:
+                return optimise_cutpoints(meta_oof[idx], y[idx], self.levels_)
+            return optimise_cutpoints(*marks.subset(idx).cut_targets(meta_oof[idx]), self.levels_)
+
+        n = y.size
+        rng = np.random.default_rng(self.random_state)
+        n_levels = np.unique(y).size
+        bags = []
+        for _ in range(self.cut_bags):
+            idx = rng.integers(0, n, n)
+            if np.unique(y[idx]).size == n_levels:
+                bags.append(tune(idx))
+        if not bags:
+            return tune(np.arange(n))
+        return np.sort(np.mean(bags, axis=0))
 
     def _cut_distance(self, values: np.ndarray) -> np.ndarray:
         c = np.asarray(self.cutpoints_)
