@@ -528,6 +528,12 @@ def test_trees_are_the_average_of_each_folds_extremely_randomised_trees(data):
         forest = ExtraTreesRegressor(n_estimators=10, max_features="sqrt", random_state=f).fit(X, y[tr])
         expected.append(forest.predict(sp.hstack([Nw[:, cw], Nc[:, cc]], format="csr")))
     np.testing.assert_allclose(model._base_predict(Xw, Xc)[:, -1], np.mean(expected, axis=0), atol=1e-12)
+    # each fold's trees are read straight from their nodes: exactly what the forest predicts
+    for f in model.fold_models_:
+        t = f["trees"]
+        np.testing.assert_array_equal(
+            model._tree_predict(t, Nw, Nc)[:, 0],
+            t["forest"].predict(model._tree_matrix(Nw, Nc, t["cols_w"], t["cols_c"])))
 
     off = LearnedScorer(n_folds=4, trees=0).fit(texts, y)
     assert off.fold_models_[0]["trees"] is None

@@ -71,7 +71,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from vbr.scoring.agreement import quadratic_weighted_kappa
 
@@ -537,6 +537,20 @@ def _gram(X: sp.csr_matrix) -> np.ndarray:
     return K
 
 
+_BLAS: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS runs on one thread. The linear algebra here is on small
+    matrices: one thread is as fast and does not thrash when other processes (or ``n_jobs``)
+    compete for the cores. One controller serves every call: ``threadpool_limits`` finds the
+    loaded libraries again each time, which cost more than scoring one answer."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def _row_normalise(M: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(M, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -950,11 +964,14 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         if isinstance(forest, float):
             return np.full((Bw.shape[0], 1), forest)
         X = self._tree_matrix(Bw, Bc, model["cols_w"], model["cols_c"])
-        # what ExtraTreesRegressor.predict computes (the same sum, bit for bit), without the
-        # thread pool it sets up per call: for one answer that cost three times the trees
+        X.indices = X.indices.astype(np.intc, copy=False)  # what the trees' own code reads
+        X.indptr = X.indptr.astype(np.intc, copy=False)
+        # what ExtraTreesRegressor.predict computes (the same sum, bit for bit), straight from
+        # each tree's nodes: its per-call thread pool, and each tree's checks, cost more than
+        # the trees themselves for one answer
         out = np.zeros(X.shape[0])
         for tree in forest.estimators_:
-            out += tree.predict(X, check_input=False)
+            out += tree.tree_.predict(X)[:, 0]
         return (out / len(forest.estimators_))[:, None]
 
     def _base_oof(self, Kw: np.ndarray, Kc: np.ndarray, T: np.ndarray,
@@ -1144,9 +1161,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
         Without it (or with every entry missing) the model is exactly the single-rater one.
         Through a ``Pipeline``: ``pipe.fit(X, y, scorer__second_rating=r2)``.
         """
-        # the linear algebra here is on small matrices: one BLAS thread is as fast and does
-        # not thrash when other processes (or n_jobs) compete for the cores
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             return self._fit(X, y, second_rating)
 
     def _fit(self, X: Any, y: Any, second_rating: Any = None) -> "LearnedScorer":
@@ -1321,7 +1336,7 @@ class LearnedScorer(RegressorMixin, BaseEstimator):
             return np.zeros(0)
         n_jobs = max(1, int(self.n_jobs or 1))
         chunk = 1000
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             if len(texts) <= chunk:
                 return self._decision_chunk(texts, keys)
             # chunks keep the intermediate arrays small (and cache-friendly) either way
