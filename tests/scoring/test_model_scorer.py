@@ -392,3 +392,24 @@ def test_a_shared_service_uses_a_tenants_own_model_for_its_campaigns_only(tmp_pa
                                                "'trust-x'"):
         lone.score("c-x", scorer=SCORER_ID)
     assert lone.store.current_scores("c-x") == []
+
+
+def test_two_models_for_one_question_value_and_tenant_are_refused_naming_both(tmp_path, monkeypatch, rubric):
+    """Within the models for every tenant, or within one tenant's, a second model of a question
+    and value is refused naming both files; a tenant's own model replacing the general one is
+    not a clash."""
+    first = _model(tmp_path, "a1.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="compassion",
+                   tenant="trust-a")
+    second = _model(tmp_path, "a2.vbrm", shift=0, rubric_ref=rubric.ref, question_id=Q, value_id="compassion",
+                    tenant="trust-a")
+    general = _model(tmp_path, "general.vbrm", rubric_ref=rubric.ref, question_id=Q, value_id="compassion")
+    engine = _engine_with_models(tmp_path, monkeypatch, general, first, second)
+    texts, _ = answers(1, seed=6)
+    engine.create_campaign("c-a", "HCA", RUBRIC, question_ids=[Q], actor="ats", tenant="trust-a")
+    engine.submit("c-a", [{"id": "a1", "campaign_id": "c-a"}],
+                  [{"application_id": "a1", "question_id": Q, "text": texts[0]}])
+    with pytest.raises(ValidationFailed, match=f"two models score question '{Q}', value 'compassion': "
+                                               f".*a1.vbrm and .*a2.vbrm") as err:
+        engine.score("c-a", scorer=SCORER_ID)
+    assert "(and tenant)" in err.value.hint and err.value.file.endswith("a2.vbrm")
+    assert engine.store.current_scores("c-a") == []

@@ -94,6 +94,14 @@ def load_models(paths: Iterable[str | Path], rubric: Rubric) -> list[TrainedMode
     return out
 
 
+def _two_models(key: tuple[str, str], first: TrainedModel, second: TrainedModel,
+                hint: str = "give one model per question and value") -> ValidationFailed:
+    """The refusal of a second model for one (question, value), naming both files."""
+    return ValidationFailed(f"two models score question '{key[0]}', value '{key[1]}': "
+                            f"{first.source or '?'} and {second.source or '?'}",
+                            file=second.source or None, hint=hint)
+
+
 class ModelScorer:
     """Scores each (question, value) that has a trained model with it; the rest with ``fallback``
     (default: the evidence scorer), so every value an answer should have gets a score. Checked
@@ -124,9 +132,7 @@ class ModelScorer:
                                        field="levels", hint="train it on marks on the rubric's scale")
             key = (m.question_id, m.value_id)
             if key in self.models:
-                raise ValidationFailed(f"two models score question '{key[0]}', value '{key[1]}': "
-                                       f"{self.models[key].source or '?'} and {m.source or '?'}",
-                                       file=m.source or None, hint="give one model per question and value")
+                raise _two_models(key, self.models[key], m)
             self.models[key] = m
         self.evidence = evidence or EvidenceScorer()
         self.fallback = fallback or self.evidence
@@ -251,9 +257,8 @@ class ModelSet:
                     continue
                 k = (m.question_id, m.value_id)
                 if k in found:
-                    raise ValidationFailed(f"two models score question '{k[0]}', value '{k[1]}': "
-                                           f"{found[k].source} and {m.source}", file=m.source,
-                                           hint="give one model per question and value (and tenant)")
+                    raise _two_models(k, found[k], m,
+                                      hint="give one model per question and value (and tenant)")
                 found[k] = m
             chosen = {**general, **own}  # the tenant's own model stands in for the one for every tenant
             if not chosen:
