@@ -66,12 +66,12 @@ _CURRENT_SCORES = {one: text(latest_scores_sql("s.*", one)) for one in (False, T
 _SCORED_KEYS = text(
     "SELECT DISTINCT s.application_id, s.question_id FROM scores s JOIN applications a ON a.id = s.application_id"
     " WHERE a.campaign_id = :c")
-# the answers left to mark with how many of their values have a score now (the answer_flags
-# rows are the few answers a scorer could not score, so this reads little)
 # an answer's latest answer_flags row (f), among the campaign's (a)
 _LATEST_FLAGS = (" FROM answer_flags f JOIN applications a ON a.id = f.application_id WHERE a.campaign_id = :c"
                  " AND f.id = (SELECT MAX(id) FROM answer_flags g"
                  " WHERE g.application_id = f.application_id AND g.question_id = f.question_id)")
+# the answers left to mark with how many of their values have a score now (the answer_flags
+# rows are the few answers a scorer could not score, so this reads little)
 _UNSCORED_VALUES = text(
     "SELECT f.question_id, (SELECT COUNT(DISTINCT s.value_id) FROM scores s"
     " WHERE s.application_id = f.application_id AND s.question_id = f.question_id)" + _LATEST_FLAGS)
